@@ -1,0 +1,8 @@
+"""newsalert: streaming news alerts for Arabic, Persian and English feeds."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("newsalert")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0"

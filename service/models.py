@@ -1,0 +1,167 @@
+"""Plain frozen values that travel through the pipeline: poll → parse → match → dedup → deliver.
+
+Nothing here does I/O; every stage takes and returns these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+FIELDS = ("title", "summary", "content")
+
+
+@dataclass(frozen=True, slots=True)
+class Enclosure:
+    url: str
+    type: str = ""
+    length: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One feed entry as plain text, with a stable id.
+
+    `published` is timezone-aware UTC, or None when the feed gave no usable date.
+    """
+
+    id: str
+    feed: str
+    title: str = ""
+    url: str = ""
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    updated: datetime | None = None
+    author: str = ""
+    language: str | None = None
+    enclosures: tuple[Enclosure, ...] = ()
+
+    def field_text(self, name: str) -> str:
+        if name not in FIELDS:
+            raise ValueError(f"unknown field {name!r}")
+        return str(getattr(self, name))
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One place where a query term occurred: `text` is the surface form exactly as written."""
+
+    term: str
+    text: str
+    field: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One watchlist that fired on one item, with why."""
+
+    watchlist: str
+    hits: tuple[Hit, ...]
+    entities: tuple[str, ...] = ()
+    score: float | None = None
+
+
+class EntityKind(StrEnum):
+    PERSON = "person"
+    ORG = "org"
+    PLACE = "place"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class EntityDef:
+    name: str
+    kind: EntityKind = EntityKind.OTHER
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistDef:
+    """A watchlist as the matcher sees it (no sinks: delivery is not its business)."""
+
+    name: str
+    query: str
+    feeds: tuple[str, ...] = ("*",)
+    languages: tuple[str, ...] = ()
+    min_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """Everything a query may refer to: concepts, entities, and extra plural forms."""
+
+    concepts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    entities: tuple[EntityDef, ...] = ()
+    plurals: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed as the pipeline sees it: what to poll and how a first poll behaves.
+
+    `backfill` is in seconds (`math.inf` for "all"): on a feed's first poll, items published within
+    that window alert; older and undated ones are only remembered.
+    """
+
+    name: str
+    url: str
+    interval: float = 300.0
+    language: str | None = None
+    backfill: float = 0.0
+    full_text: bool = False
+    encoding: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers about one feed between polls."""
+
+    name: str
+    url: str | None = None  # the URL after a permanent redirect, when there was one
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll: datetime | None = None
+    failures: int = 0
+    last_success: datetime | None = None
+    last_error: str | None = None
+    disabled_reason: str | None = None
+    first_polled: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One (watchlist, story) worth telling someone about."""
+
+    id: str
+    watchlist: str
+    item: Item
+    match: Match
+    also_reported_by: tuple[str, ...] = ()
+
+    def to_json_body(self) -> dict[str, object]:
+        """The webhook `json` body of SPEC §5 (also what the console sink prints)."""
+        item = self.item
+        return {
+            "id": self.id,
+            "watchlist": self.watchlist,
+            "title": item.title,
+            "url": item.url,
+            "feed": item.feed,
+            "published": _iso(item.published),
+            "language": item.language,
+            "summary": item.summary,
+            "hits": [{"term": h.term, "text": h.text, "field": h.field} for h in self.match.hits],
+            "entities": list(self.match.entities),
+        }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
