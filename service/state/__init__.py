@@ -1,0 +1,5 @@
+"""Where newsalert remembers things: feed state, seen items, and the alert outbox."""
+
+from service.state.protocol import Delivery, DeliveryStatus, Store
+
+__all__ = ["Delivery", "DeliveryStatus", "Store"]

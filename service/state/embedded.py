@@ -1,0 +1,243 @@
+"""The embedded store: SQLite in WAL mode under a directory (default `./newsalert-state/`).
+
+One process owns a directory at a time: an exclusive `flock` on `lock` refuses a second one with a clear
+message instead of two workers alerting twice. SQLite calls run in a worker thread so a slow disk never
+stalls the event loop; one lock serialises them on the single connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from service.errors import StoreError, StoreLockedError
+from service.models import Alert, FeedState
+from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
+from service.state.protocol import Delivery, DeliveryStatus
+
+T = TypeVar("T")
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feeds (name TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS seen (
+    feed TEXT NOT NULL, item TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY (feed, item)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_expires ON seen (expires);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, watchlist TEXT NOT NULL, created REAL NOT NULL, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert TEXT NOT NULL, sink TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL, last_error TEXT, updated REAL NOT NULL, PRIMARY KEY (alert, sink)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt);
+"""
+
+
+class EmbeddedStore:
+    def __init__(self, directory: str | Path, *, seen_ttl: float = 30 * 86400.0) -> None:
+        self.directory = Path(directory)
+        self.seen_ttl = seen_ttl
+        self._db: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._mutex = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedStore({str(self.directory)!r})"
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self._open_sync)
+
+    def _open_sync(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the state directory {self.directory}: {exc.strerror}") from exc
+        self._lock_fd = _acquire_lock(self.directory / "lock")
+        try:
+            db = sqlite3.connect(self.directory / "newsalert.sqlite3", check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.commit()
+        except sqlite3.Error as exc:
+            self._release_lock()
+            raise StoreError(f"cannot open the embedded store in {self.directory}: {exc}") from exc
+        self._db = db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._run(lambda db: db.close())
+            self._db = None
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        if db is None:
+            raise StoreError("the embedded store is not open")
+
+        def locked() -> T:
+            with self._mutex:
+                try:
+                    return work(db)
+                except sqlite3.Error as exc:
+                    raise StoreError(f"embedded store: {exc}") from exc
+
+        return await asyncio.to_thread(locked)
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
+    # -- feeds ------------------------------------------------------------------------------------
+
+    async def get_feed_state(self, feed: str) -> FeedState | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT state FROM feeds WHERE name=?", (feed,)).fetchone()
+        )
+        return None if row is None else decode_feed_state(row[0])
+
+    async def put_feed_state(self, state: FeedState) -> None:
+        text = encode_feed_state(state)
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("INSERT OR REPLACE INTO feeds VALUES (?, ?)", (state.name, text))
+
+        await self._run(write)
+
+    async def all_feed_states(self) -> list[FeedState]:
+        rows = await self._run(lambda db: db.execute("SELECT state FROM feeds ORDER BY name").fetchall())
+        return [decode_feed_state(r[0]) for r in rows]
+
+    # -- seen items -------------------------------------------------------------------------------
+
+    async def unseen_items(self, feed: str, ids: Sequence[str], now: datetime) -> list[str]:
+        wanted = list(dict.fromkeys(ids))
+        stamp = now.timestamp()
+
+        def query(db: sqlite3.Connection) -> set[str]:
+            known: set[str] = set()
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT item FROM seen WHERE feed=? AND expires>? AND item IN ({marks})"
+                known.update(r[0] for r in db.execute(sql, (feed, stamp, *chunk)))
+            return known
+
+        known = await self._run(query)
+        return [i for i in wanted if i not in known]
+
+    async def remember_items(self, feed: str, ids: Sequence[str], now: datetime) -> None:
+        expires = now.timestamp() + self.seen_ttl
+        rows = [(feed, i, expires) for i in dict.fromkeys(ids)]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("INSERT OR REPLACE INTO seen VALUES (?, ?, ?)", rows)
+                db.execute("DELETE FROM seen WHERE expires<=?", (now.timestamp(),))
+
+        await self._run(write)
+
+    # -- outbox -----------------------------------------------------------------------------------
+
+    async def enqueue_alert(self, alert: Alert, sinks: Sequence[str], now: datetime) -> bool:
+        body, stamp = encode_alert(alert), now.timestamp()
+
+        def write(db: sqlite3.Connection) -> bool:
+            with db:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?)",
+                    (alert.id, alert.watchlist, stamp, body),
+                )
+                if cur.rowcount == 0:
+                    return False
+                db.executemany(
+                    "INSERT OR IGNORE INTO deliveries VALUES (?, ?, 'pending', 0, ?, NULL, ?)",
+                    [(alert.id, sink, stamp, stamp) for sink in dict.fromkeys(sinks)],
+                )
+                return True
+
+        return await self._run(write)
+
+    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
+        sql = (
+            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body FROM deliveries d "
+            "JOIN alerts a ON a.id = d.alert WHERE d.status='pending' AND d.next_attempt<=? "
+            "ORDER BY d.next_attempt, a.created LIMIT ?"
+        )
+        rows = await self._run(lambda db: db.execute(sql, (now.timestamp(), limit)).fetchall())
+        return [_delivery(r) for r in rows]
+
+    async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]:
+        sql = (
+            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body FROM deliveries d "
+            "JOIN alerts a ON a.id = d.alert WHERE (? IS NULL OR d.status=?) ORDER BY a.created LIMIT ?"
+        )
+        value = None if status is None else status.value
+        rows = await self._run(lambda db: db.execute(sql, (value, value, limit)).fetchall())
+        return [_delivery(r) for r in rows]
+
+    async def mark_delivered(self, alert_id: str, sink: str, now: datetime) -> None:
+        await self._update(alert_id, sink, "status='delivered', attempts=attempts+1", (), now)
+
+    async def schedule_retry(self, alert_id: str, sink: str, at: datetime, error: str) -> None:
+        sets = "attempts=attempts+1, next_attempt=?, last_error=?"
+        await self._update(alert_id, sink, sets, (at.timestamp(), error), datetime.now(UTC))
+
+    async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None:
+        await self._update(
+            alert_id, sink, "status='parked', attempts=attempts+1, last_error=?", (reason,), now
+        )
+
+    async def _update(
+        self, alert_id: str, sink: str, sets: str, args: tuple[Any, ...], now: datetime
+    ) -> None:
+        # Only a pending delivery moves: a delivered one is never reopened by a late retry.
+        sql = f"UPDATE deliveries SET {sets}, updated=? WHERE alert=? AND sink=? AND status='pending'"
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute(sql, (*args, now.timestamp(), alert_id, sink))
+
+        await self._run(write)
+
+
+def _acquire_lock(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreLockedError(
+            f"the state directory {path.parent} is in use by another newsalert process; "
+            "stop it, or give this one its own directory (service.store), or share a Redis store"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+def _delivery(row: tuple[Any, ...]) -> Delivery:
+    sink, status, attempts, next_attempt, last_error, body = row
+    return Delivery(
+        alert=decode_alert(body),
+        sink=sink,
+        status=DeliveryStatus(status),
+        attempts=attempts,
+        next_attempt=datetime.fromtimestamp(next_attempt, UTC),
+        last_error=last_error,
+    )
