@@ -219,8 +219,9 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     data = _apply_env_overrides(data, env, file, problems)
     data = _resolve_file_urls(data, Path(file).resolve().parent)
     config = _validate(data, problems)
-    if config is not None:
-        problems.extend(_cross_check(config))
+    # Cross-checks read the raw data, so they run even when a model error elsewhere stopped
+    # validation: the operator sees every problem in one pass.
+    problems.extend(_cross_check(data))
     if problems:
         raise ConfigError(file, problems)
     assert config is not None
@@ -268,11 +269,18 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def read_env_overrides(env: Mapping[str, str] | None = None) -> EnvOverrides:
+    """The NEWSALERT_* variables: from the process environment, or from `env` when one is given."""
+    if env is None:
+        return EnvOverrides()
+    return EnvOverrides.model_validate(_env_subset(env))
+
+
 def _apply_env_overrides(
     data: dict[str, Any], env: Mapping[str, str], file: str, problems: list[Problem]
 ) -> dict[str, Any]:
     try:
-        overrides = EnvOverrides(**_env_subset(env))
+        overrides = read_env_overrides(env)
     except pydantic.ValidationError as exc:
         for err in exc.errors():
             var = "NEWSALERT_" + str(err["loc"][0]).upper()
@@ -344,30 +352,46 @@ def _message(err: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _cross_check(config: Config) -> Iterator[Problem]:
-    yield from _unique("feeds", [f.name for f in config.feeds])
-    yield from _unique("watchlists", [w.name for w in config.watchlists])
-    yield from _unique("entities", [e.name for e in config.entities])
-    for i, watchlist in enumerate(config.watchlists):
-        for j, sink in enumerate(watchlist.sinks):
-            if sink not in config.sinks:
+def _cross_check(data: dict[str, Any]) -> Iterator[Problem]:
+    feeds, watchlists = _records(data, "feeds"), _records(data, "watchlists")
+    entities = _records(data, "entities")
+    sinks: dict[str, Any] = data["sinks"] if isinstance(data.get("sinks"), dict) else {}
+    concepts: dict[str, Any] = data["concepts"] if isinstance(data.get("concepts"), dict) else {}
+    yield from _unique("feeds", [f.get("name") for f in feeds])
+    yield from _unique("watchlists", [w.get("name") for w in watchlists])
+    yield from _unique("entities", [e.get("name") for e in entities])
+    for i, watchlist in enumerate(watchlists):
+        listed = watchlist.get("sinks")
+        for j, sink in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(sink, str) and sink not in sinks:
                 yield Problem(f"watchlists[{i}].sinks[{j}]", f"no sink named {sink!r} under [sinks]")
-        yield from _check_query(config, i, watchlist.query)
-    for name in config.sinks:
+        if isinstance(watchlist.get("query"), str):
+            names = {str(e.get("name")) for e in entities} | set(concepts)
+            yield from _check_query(names, i, watchlist["query"])
+    for name in sinks:
         if not re.match(_NAME, name):
             yield Problem(f"sinks.{name}", "a sink name uses letters, digits, '-', '_' and '.'")
 
 
-def _unique(key: str, names: list[str]) -> Iterator[Problem]:
+def _records(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    value = data.get(key)
+    if not isinstance(value, list):
+        return []
+    return [r if isinstance(r, dict) else {} for r in value]
+
+
+def _unique(key: str, names: list[Any]) -> Iterator[Problem]:
     first: dict[str, int] = {}
     for i, name in enumerate(names):
+        if not isinstance(name, str):
+            continue
         if name in first:
             yield Problem(f"{key}[{i}].name", f"duplicate name {name!r} (also {key}[{first[name]}])")
         else:
             first[name] = i
 
 
-def _check_query(config: Config, index: int, query: str) -> Iterator[Problem]:
+def _check_query(known: set[str], index: int, query: str) -> Iterator[Problem]:
     from service.match import parse_query, query_references
 
     path = f"watchlists[{index}].query"
@@ -376,7 +400,6 @@ def _check_query(config: Config, index: int, query: str) -> Iterator[Problem]:
     except QuerySyntaxError as exc:
         yield Problem(path, exc.reason, exc.column)
         return
-    entity_names = {e.name for e in config.entities}
     for name, column in query_references(parsed):
-        if name not in config.concepts and name not in entity_names:
+        if name not in known:
             yield Problem(path, f"@{name} is neither a concept nor an entity", column)

@@ -28,7 +28,7 @@ class RetryPolicy:
         """Exponential backoff with full jitter in [50%, 100%], never sooner than the sink asked."""
         backoff = min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1))
         backoff *= 0.5 + rng.random() / 2
-        return max(backoff, asked or 0.0)
+        return float(max(backoff, asked or 0.0))
 
 
 @dataclass(slots=True)

@@ -51,7 +51,9 @@ class BotApi:
 
     async def send_message(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         body = await request.json()
         self.messages.append(body)
         answer = self.script.pop(0) if self.script else {"ok": True}

@@ -62,8 +62,13 @@ async def store(tmp_path: Path) -> AsyncIterator[EmbeddedStore]:
 
 def outbox(store: EmbeddedStore, clock: FakeClock, *sinks: ScriptedSink, timeout: float = 5.0) -> Outbox:
     return Outbox(
-        store, {s.name: s for s in sinks}, clock=clock, log=structlog.get_logger(),
-        policy=RetryPolicy(base_delay=10, max_delay=100, max_attempts=3), rng=random.Random(1), send_timeout=timeout,
+        store,
+        {s.name: s for s in sinks},
+        clock=clock,
+        log=structlog.get_logger(),
+        policy=RetryPolicy(base_delay=10, max_delay=100, max_attempts=3),
+        rng=random.Random(1),
+        send_timeout=timeout,
     )
 
 
@@ -76,7 +81,9 @@ async def test_a_pending_delivery_is_sent_once(store: EmbeddedStore) -> None:
     assert sink.sent == ["abc123"]
 
 
-async def test_a_transient_failure_is_retried_after_a_backoff_that_honours_retry_after(store: EmbeddedStore) -> None:
+async def test_a_transient_failure_is_retried_after_a_backoff_that_honours_retry_after(
+    store: EmbeddedStore,
+) -> None:
     clock, sink = FakeClock(), ScriptedSink("s", [RetryLater("429", delay=60.0)])
     await store.enqueue_alert(make_alert(), ["s"], clock())
     box = outbox(store, clock, sink)

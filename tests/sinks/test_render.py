@@ -19,10 +19,17 @@ from service.sinks.render import (
 )
 
 
-def make_alert(title: str = "قاآني يصل بغداد", summary: str = "ملخص", url: str = "https://x.example/a?b=1&c=2") -> Alert:
+def make_alert(
+    title: str = "قاآني يصل بغداد", summary: str = "ملخص", url: str = "https://x.example/a?b=1&c=2"
+) -> Alert:
     item = Item(
-        id="i", feed="demo-iraq", title=title, url=url, summary=summary,
-        published=datetime(2021, 6, 10, 8, tzinfo=UTC), language="ar",
+        id="i",
+        feed="demo-iraq",
+        title=title,
+        url=url,
+        summary=summary,
+        published=datetime(2021, 6, 10, 8, tzinfo=UTC),
+        language="ar",
     )
     hits = (
         Hit("@rocket", "صواريخ", "content", 10, 16),
@@ -30,12 +37,19 @@ def make_alert(title: str = "قاآني يصل بغداد", summary: str = "مل
         Hit("@rocket", "صواريخ", "content", 50, 56),
         Hit('@"Baghdad International Airport"', "مطار بغداد الدولي", "content", 60, 77),
     )
-    return Alert("abc123", "baghdad-airport-attacks", item, Match("baghdad-airport-attacks", hits, ("Baghdad International Airport",)))
+    return Alert(
+        "abc123",
+        "baghdad-airport-attacks",
+        item,
+        Match("baghdad-airport-attacks", hits, ("Baghdad International Airport",)),
+    )
 
 
 def test_matched_terms_lists_each_surface_form_once_in_order() -> None:
     assert matched_terms(make_alert()) == [
-        "صواريخ (@rocket)", "بصاروخين (@rocket)", 'مطار بغداد الدولي (@"Baghdad International Airport")'
+        "صواريخ (@rocket)",
+        "بصاروخين (@rocket)",
+        'مطار بغداد الدولي (@"Baghdad International Airport")',
     ]
 
 
@@ -80,6 +94,13 @@ def test_discord_body_never_pings_and_respects_its_limits() -> None:
     assert len(body["embeds"][0]["description"]) <= 4096
 
 
-@pytest.mark.parametrize(("text", "limit", "expected"), [("short", 10, "short"), ("one two three four", 14, "one two three…"), ("one two three four", 12, "one two…")])
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("one two three four", 14, "one two three…"),
+        ("one two three four", 12, "one two…"),
+    ],
+)
 def test_clip_cuts_on_a_word_boundary(text: str, limit: int, expected: str) -> None:
     assert clip(text, limit) == expected

@@ -42,7 +42,16 @@ async def test_a_signed_json_webhook_verifies_and_carries_the_spec_body(receiver
     assert headers["webhook-id"] == "abc123"
     payload = json_of(body)
     assert set(payload) == {
-        "id", "watchlist", "title", "url", "feed", "published", "language", "summary", "hits", "entities"
+        "id",
+        "watchlist",
+        "title",
+        "url",
+        "feed",
+        "published",
+        "language",
+        "summary",
+        "hits",
+        "entities",
     }
     assert payload["published"] == "2021-06-10T08:00:00Z"
     assert payload["hits"][1] == {"term": "@rocket", "text": "بصاروخين", "field": "content"}
@@ -115,8 +124,14 @@ async def test_telegram_sends_html_with_the_documented_fields(bot_api: BotApi) -
 
 
 async def test_telegram_429_carries_retry_after(bot_api: BotApi) -> None:
-    bot_api.script = [{"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 12",
-                       "parameters": {"retry_after": 12}}]
+    bot_api.script = [
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 12",
+            "parameters": {"retry_after": 12},
+        }
+    ]
     async with aiohttp.ClientSession() as session:
         with pytest.raises(RetryLater) as info:
             await telegram(session, bot_api).send(make_alert())
@@ -130,7 +145,9 @@ async def test_telegram_429_carries_retry_after(bot_api: BotApi) -> None:
         {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
     ],
 )
-async def test_telegram_blocked_or_missing_chat_is_permanent(bot_api: BotApi, answer: dict[str, object]) -> None:
+async def test_telegram_blocked_or_missing_chat_is_permanent(
+    bot_api: BotApi, answer: dict[str, object]
+) -> None:
     bot_api.script = [answer]
     async with aiohttp.ClientSession() as session:
         with pytest.raises(PermanentDeliveryError) as info:
@@ -139,8 +156,14 @@ async def test_telegram_blocked_or_missing_chat_is_permanent(bot_api: BotApi, an
 
 
 async def test_telegram_follows_a_group_migrated_to_a_supergroup(bot_api: BotApi) -> None:
-    bot_api.script = [{"ok": False, "error_code": 400, "description": "Bad Request: group chat was upgraded to a supergroup chat",
-                       "parameters": {"migrate_to_chat_id": -1009999}}]
+    bot_api.script = [
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: group chat was upgraded to a supergroup chat",
+            "parameters": {"migrate_to_chat_id": -1009999},
+        }
+    ]
     async with aiohttp.ClientSession() as session:
         sink = telegram(session, bot_api)
         await sink.send(make_alert())
@@ -149,7 +172,9 @@ async def test_telegram_follows_a_group_migrated_to_a_supergroup(bot_api: BotApi
 
 
 async def test_telegram_resends_as_plain_text_when_html_is_refused(bot_api: BotApi) -> None:
-    bot_api.script = [{"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities: bad tag"}]
+    bot_api.script = [
+        {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities: bad tag"}
+    ]
     async with aiohttp.ClientSession() as session:
         await telegram(session, bot_api).send(make_alert())
     assert "parse_mode" in bot_api.messages[0]
@@ -177,10 +202,14 @@ async def test_telegram_connection_errors_never_show_the_token() -> None:
 
 
 def email_sink(box: Mailbox, to: list[str]) -> EmailSink:
-    return EmailSink("m", host="127.0.0.1", port=box.port, tls="none", sender="alerts@example.org", to=to, timeout=5)
+    return EmailSink(
+        "m", host="127.0.0.1", port=box.port, tls="none", sender="alerts@example.org", to=to, timeout=5
+    )
 
 
-async def test_an_email_has_an_encoded_arabic_subject_both_parts_and_a_stable_message_id(mailbox: Mailbox) -> None:
+async def test_an_email_has_an_encoded_arabic_subject_both_parts_and_a_stable_message_id(
+    mailbox: Mailbox,
+) -> None:
     await email_sink(mailbox, ["desk@example.org"]).send(make_alert())
     sender, rcpts, raw = mailbox.messages[0]
     message = message_from_bytes(raw, policy=policy.default)
@@ -198,14 +227,20 @@ async def test_one_refused_recipient_among_several_does_not_fail_the_others(mail
     assert mailbox.messages[0][1] == ["desk@example.org"]
 
 
-@pytest.mark.parametrize(("reply", "error"), [("550 No such user", PermanentDeliveryError), ("451 Try later", RetryLater)])
-async def test_smtp_5xx_is_permanent_and_4xx_is_retried(mailbox: Mailbox, reply: str, error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("reply", "error"), [("550 No such user", PermanentDeliveryError), ("451 Try later", RetryLater)]
+)
+async def test_smtp_5xx_is_permanent_and_4xx_is_retried(
+    mailbox: Mailbox, reply: str, error: type[Exception]
+) -> None:
     mailbox.refuse = {"desk@example.org": reply}
     with pytest.raises(error):
         await email_sink(mailbox, ["desk@example.org"]).send(make_alert())
 
 
 async def test_an_unreachable_smtp_server_is_retried_later() -> None:
-    sink = EmailSink("m", host="127.0.0.1", port=9, tls="none", sender="a@example.org", to=["b@example.org"], timeout=2)
+    sink = EmailSink(
+        "m", host="127.0.0.1", port=9, tls="none", sender="a@example.org", to=["b@example.org"], timeout=2
+    )
     with pytest.raises(RetryLater):
         await sink.send(make_alert())

@@ -1,0 +1,329 @@
+"""What each command does, once the CLI has parsed its arguments and loaded the config."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from service import compose
+from service.errors import UserError
+from service.match import compile_matcher
+from service.models import Alert, Hit, Item, Match
+from service.pipeline import Pipeline, Schedule, alert_id
+from service.settings import Config, ConsoleSink, EmailSink, TelegramSink, WebhookSink
+from service.sinks.base import Sink
+from service.sinks.outbox import Outbox
+from service.state.protocol import DeliveryStatus, Store
+from service.worker import run_once as run_pass
+
+SETTLE_SECONDS = 30.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+
+def print_check(path: str, config: Config) -> int:
+    compile_matcher(config.watchlist_defs(), config.vocabulary())
+    out = [f"{path}: valid", f"store: {compose.describe_store(config.service.store)}"]
+    http = (
+        "off" if config.service.http_port == 0 else f"{config.service.http_host}:{config.service.http_port}"
+    )
+    out.append(f"http: {http}    log format: {config.service.log_format}")
+    out.append(f"feeds ({len(config.feeds)}):")
+    for feed in config.feed_defs():
+        flags = [] if feed.enabled else ["disabled"]
+        if feed.full_text:
+            flags.append("full text")
+        backfill = "all" if math.isinf(feed.backfill) else _duration(feed.backfill)
+        extra = f"  [{', '.join(flags)}]" if flags else ""
+        out.append(
+            f"  {feed.name}  {feed.url}  every {_duration(feed.interval)}, backfill {backfill}"
+            f"{', language ' + feed.language if feed.language else ''}{extra}"
+        )
+    out.append(f"watchlists ({len(config.watchlists)}):")
+    for w in config.watchlists:
+        sinks = ", ".join(w.sinks) or "(no sinks: match only)"
+        scope = "" if w.feeds == ["*"] else f"  feeds {', '.join(w.feeds)}"
+        langs = f"  languages {', '.join(w.languages)}" if w.languages else ""
+        out.append(f"  {w.name} → {sinks}{scope}{langs}")
+        out.append(f"      {w.query}")
+    out.append(f"sinks ({len(config.sinks)}):")
+    out.extend(f"  {name}  {_describe_sink(sink)}" for name, sink in config.sinks.items())
+    out.append(f"concepts: {len(config.concepts)}    entities: {len(config.entities)}")
+    print("\n".join(out))
+    return 0
+
+
+def _describe_sink(sink: Any) -> str:
+    """What a sink is, never its secrets (tokens, passwords, signing keys)."""
+    if isinstance(sink, TelegramSink):
+        thread = f", topic {sink.message_thread_id}" if sink.message_thread_id else ""
+        return f"telegram  chat {sink.chat_id}{thread} via {sink.api_url} (token set)"
+    if isinstance(sink, WebhookSink):
+        signed = "signed" if sink.secret else "unsigned"
+        return f"webhook  {sink.format}, {signed}, {_redact_url(sink.url)}"
+    if isinstance(sink, EmailSink):
+        login = f", login {sink.username}" if sink.username else ""
+        return (
+            f"email  {sink.host}:{sink.port} ({sink.tls}{login}) from {sink.sender} to {', '.join(sink.to)}"
+        )
+    assert isinstance(sink, ConsoleSink)
+    return "console  standard output"
+
+
+def _redact_url(url: str) -> str:
+    # Slack and Discord webhook URLs are bearer secrets in their path: show the host only.
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}/…"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Runtime:
+    store: Store
+    pipeline: Pipeline
+    outbox: Outbox
+    sinks: dict[str, Sink]
+
+
+@contextlib.asynccontextmanager
+async def runtime(config: Config, log: Any) -> AsyncIterator[Runtime]:
+    store = compose.build_store(config)
+    await store.open()
+    try:
+        await store.ping()
+        matcher = compile_matcher(config.watchlist_defs(), config.vocabulary())
+        routes = config.routes()
+        async with compose.build_fetcher(config) as fetcher, compose.sink_session() as session:
+            sinks = compose.build_sinks(config, session)
+            schedule = Schedule(config.service.min_interval, config.service.max_interval)
+            pipeline = Pipeline(
+                store=store,
+                fetcher=fetcher,
+                matcher=lambda: matcher,
+                routes=lambda: routes,
+                clock=utcnow,
+                log=log,
+                schedule=schedule,
+            )
+            outbox = Outbox(store, sinks, clock=utcnow, log=log, send_timeout=config.service.delivery_timeout)
+            yield Runtime(store, pipeline, outbox, sinks)
+    finally:
+        await store.close()
+
+
+async def run_once(config: Config, log: Any) -> int:
+    async with runtime(config, log) as rt:
+        await run_pass(
+            rt.pipeline,
+            rt.outbox,
+            rt.store,
+            config.feed_defs(),
+            concurrency=config.service.concurrency,
+            clock=utcnow,
+            settle_seconds=SETTLE_SECONDS,
+            log=log,
+        )
+    return 0
+
+
+async def run_forever(config: Config, log: Any) -> int:
+    """Poll each feed when it is due, deliver as alerts arrive, stop cleanly on SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with runtime(config, log) as rt:
+        log.info("service_started", feeds=len(config.feeds), watchlists=len(config.watchlists))
+        feeds = [f for f in config.feed_defs() if f.enabled]
+        while not stop.is_set():
+            due = [f for f in feeds if await _is_due(rt.store, f.name)]
+            if due:
+                await asyncio.gather(*(rt.pipeline.poll(f) for f in due))
+            await rt.outbox.deliver_due()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+        log.info("service_stopping", grace_s=config.service.grace_period)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(rt.outbox.deliver_due(), config.service.grace_period)
+    log.info("service_stopped")
+    return 0
+
+
+async def _is_due(store: Store, feed: str) -> bool:
+    state = await store.get_feed_state(feed)
+    if state is None:
+        return True
+    if state.disabled_reason:
+        return False
+    return state.next_poll is None or state.next_poll <= utcnow()
+
+
+# -- match ----------------------------------------------------------------------------------------
+
+
+def run_match(config: Config, source: str, *, watchlists: list[str], as_json: bool) -> int:
+    from service.sources import load_source
+
+    known = {w.name for w in config.watchlists}
+    unknown = [w for w in watchlists if w not in known]
+    if unknown:
+        raise UserError(f"no watchlist named {', '.join(repr(w) for w in unknown)} in the config")
+    chosen = [w for w in config.watchlist_defs() if not watchlists or w.name in watchlists]
+    matcher = compile_matcher(chosen, config.vocabulary())
+    items = load_source(source, fetch_limits=compose.fetch_limits(config), user_agent=compose.USER_AGENT)
+    color = sys.stdout.isatty()
+    for item in items:
+        matches = matcher.match(item)
+        print(_match_json(item, matches) if as_json else _match_text(item, matches, color=color))
+    return 0
+
+
+def _match_json(item: Item, matches: tuple[Match, ...]) -> str:
+    record = {
+        "id": item.id,
+        "title": item.title,
+        "url": item.url,
+        "language": item.language,
+        "matches": [
+            {
+                "watchlist": m.watchlist,
+                "hits": [{"term": h.term, "text": h.text, "field": h.field} for h in m.hits],
+                "entities": list(m.entities),
+                **({"score": m.score} if m.score is not None else {}),
+            }
+            for m in matches
+        ],
+    }
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _match_text(item: Item, matches: tuple[Match, ...], *, color: bool) -> str:
+    lines = [f"■ {item.title or '(no title)'}  [{item.language or '?'}]  {item.url}".rstrip()]
+    if not matches:
+        lines.append("  no watchlist matched")
+    for m in matches:
+        score = f"  score {m.score:g}" if m.score is not None else ""
+        lines.append(f"  ✔ {m.watchlist}{score}")
+        if m.entities:
+            lines.append(f"    entities: {', '.join(m.entities)}")
+        lines.extend(f"    {h.term} → {_in_context(item, h, color)}" for h in m.hits)
+    return "\n".join(lines)
+
+
+def _in_context(item: Item, hit: Hit, color: bool) -> str:
+    """The hit inside a few words of its sentence; each run isolated so Arabic stays readable."""
+    text = item.field_text(hit.field)
+    before = " ".join(text[max(0, hit.start - 40) : hit.start].split()[-5:])
+    after = " ".join(text[hit.end : hit.end + 40].split()[:5])
+    mark = f"\x1b[1;33m{hit.text}\x1b[0m" if color else f"«{hit.text}»"
+    return f"({hit.field}) \u2068{before} {mark} {after}\u2069"
+
+
+# -- send-test, feeds status, outbox, import -----------------------------------------------------
+
+
+async def send_test(config: Config, sink_name: str, log: Any) -> int:
+    if sink_name not in config.sinks:
+        raise UserError(f"no sink named {sink_name!r} under [sinks]")
+    now = utcnow()
+    item = Item(
+        id=f"test-{now.timestamp():.0f}",
+        feed="newsalert",
+        title="[TEST] newsalert test alert",
+        url="https://github.com/newsalert/newsalert",
+        published=now,
+        language="en",
+        summary="A test alert sent by `newsalert send-test`. Nothing happened; this sink works.",
+    )
+    match = Match("send-test", (Hit("test", "test", "title", 1, 5),))
+    alert = Alert(alert_id("send-test", f"{item.id}"), "send-test", item, match)
+    async with compose.sink_session() as session:
+        sink = compose.build_sinks(config, session)[sink_name]
+        from service.errors import DeliveryError
+
+        try:
+            await asyncio.wait_for(sink.send(alert), config.service.delivery_timeout)
+        except (DeliveryError, TimeoutError) as exc:
+            log.error("test_alert_failed", sink=sink_name, error=str(exc) or type(exc).__name__)
+            return 1
+    log.info("test_alert_delivered", sink=sink_name)
+    return 0
+
+
+async def feeds_status(config: Config) -> int:
+    store = compose.build_store(config)
+    await store.open()
+    try:
+        states = {s.name: s for s in await store.all_feed_states()}
+    finally:
+        await store.close()
+    for feed in config.feed_defs():
+        s = states.get(feed.name)
+        if s is None:
+            print(f"{feed.name}: never polled")
+            continue
+        status = (
+            f"disabled ({s.disabled_reason})" if s.disabled_reason else "ok" if not s.failures else "failing"
+        )
+        print(
+            f"{feed.name}: {status}; failures in a row {s.failures}; last success {_when(s.last_success)}; "
+            f"next poll {_when(s.next_poll)}"
+            + (f"; last error: {s.last_error}" if s.last_error else "")
+            + (f"; moved to {s.url}" if s.url else "")
+        )
+    return 0
+
+
+async def show_outbox(config: Config, *, include_delivered: bool) -> int:
+    store = compose.build_store(config)
+    await store.open()
+    try:
+        rows = await store.deliveries()
+    finally:
+        await store.close()
+    for d in rows:
+        if d.status is DeliveryStatus.DELIVERED and not include_delivered:
+            continue
+        note = f"  ({d.last_error})" if d.last_error else ""
+        print(f"{d.status.value:9} {d.alert.id}  {d.sink}  attempts {d.attempts}  {d.alert.item.title}{note}")
+    return 0
+
+
+def import_opml(path: str) -> int:
+    from service.feeds.opml import opml_to_toml
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UserError(f"{path}: {exc.strerror}") from exc
+    print(opml_to_toml(data), end="")
+    return 0
+
+
+def _when(moment: datetime | None) -> str:
+    return "never" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%SZ")

@@ -1,0 +1,232 @@
+"""One feed poll, start to finish: fetch → parse → items → unseen → match → outbox → remember.
+
+The pipeline receives its adapters (fetcher, store) and the current matcher; it builds nothing itself.
+The order of its writes is what makes "never silently missed" hold: alerts go into the durable outbox
+before the items are remembered as seen, so a crash in between replays the match (and the outbox drops
+the repeat by alert id) instead of losing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from service.errors import FeedError, FeedGone, FeedParseError, FetchError
+from service.feeds.fetch import FetchResult
+from service.feeds.html import decode_html, extract_article
+from service.feeds.items import build_items
+from service.feeds.parse import ParsedFeed, parse_feed
+from service.feeds.schedule import next_state_after_failure, next_state_after_success
+from service.match import Matcher
+from service.models import Alert, Feed, FeedState, Item, Match
+from service.state.protocol import Store
+
+TEASER_CHARS = 400
+MEMORY_PER_FEED = 2000
+
+
+class FeedFetcher(Protocol):
+    async def fetch_feed(self, url: str, *, etag: str | None, last_modified: str | None) -> FetchResult: ...
+
+    async def fetch_article(self, url: str) -> FetchResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    feed: str
+    status: str  # fetched | not_modified | failed | disabled
+    items: int = 0
+    new: int = 0
+    alerts: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    min_interval: float = 60.0
+    max_interval: float = 3600.0
+
+
+def alert_id(watchlist: str, story: str) -> str:
+    """One id per (watchlist, story): the same on every replica, restart and retry."""
+    return hashlib.sha256(f"{watchlist}\x1f{story}".encode()).hexdigest()[:32]
+
+
+def story_key(item: Item) -> str:
+    return f"{item.feed}\x1f{item.id}"
+
+
+def alertable(items: Sequence[Item], *, first_poll: bool, backfill: float, now: datetime) -> list[Item]:
+    """On a feed's first poll only items published within `backfill` alert; afterwards every new item does.
+
+    Undated items (and items dated in the future, which the item builder stamps with `now`) count as
+    undated: on a first poll they are only remembered, unless backfill is "all".
+    """
+    if not first_poll or backfill == float("inf"):
+        return list(items)
+    if backfill <= 0:
+        return []
+    since = now - timedelta(seconds=backfill)
+    return [i for i in items if i.published is not None and since <= i.published < now]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        fetcher: FeedFetcher,
+        matcher: Callable[[], Matcher],
+        routes: Callable[[], Mapping[str, tuple[str, ...]]],
+        clock: Callable[[], datetime],
+        log: Any,
+        schedule: Schedule | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._fetcher = fetcher
+        self._matcher = matcher
+        self._routes = routes
+        self._clock = clock
+        self._log = log
+        self._schedule = schedule or Schedule()
+        self._rng = rng or random.Random()
+        # What each feed's last poll held, kept in the process: if the store loses its data (a Redis
+        # restart without persistence) this keeps old news from replaying and marks the feed as known.
+        self._memory: dict[str, frozenset[str]] = {}
+
+    async def poll(self, feed: Feed) -> PollOutcome:
+        log = self._log.bind(feed=feed.name)
+        state = await self._store.get_feed_state(feed.name)
+        if state is None and feed.name in self._memory:
+            log.warning("feed_state_missing", reason="the store lost this feed's state; using the last poll")
+        if state is not None and state.disabled_reason:
+            return PollOutcome(feed.name, "disabled", error=state.disabled_reason)
+        current = state or FeedState(name=feed.name)
+        try:
+            return await self._poll(
+                feed, current, first=state is None and feed.name not in self._memory, log=log
+            )
+        except FeedError as exc:
+            return await self._failed(feed, current, exc, log)
+
+    async def _poll(self, feed: Feed, state: FeedState, *, first: bool, log: Any) -> PollOutcome:
+        url = state.url or feed.url
+        started = self._clock()
+        result = await self._fetcher.fetch_feed(url, etag=state.etag, last_modified=state.last_modified)
+        if result.permanent_url and result.permanent_url != url:
+            log.warning("feed_moved", url=url, new_url=result.permanent_url)
+        if result.not_modified:
+            await self._succeeded(feed, state, result, None, [])
+            log.debug("feed_not_modified", duration_ms=_ms(started, self._clock()))
+            return PollOutcome(feed.name, "not_modified")
+        # One `now` for building and for judging items: an undated item is stamped with it, and the
+        # backfill rule recognises it by exactly that stamp.
+        now = self._clock()
+        parsed, items = await asyncio.to_thread(self._parse, feed, result, now)
+        if parsed.bozo:
+            log.warning("feed_malformed", reason=parsed.bozo_reason, entries=len(parsed.entries))
+        alerts, new = await self._process(feed, items, now, first=first, log=log)
+        await self._succeeded(feed, state, result, parsed, items)
+        log.info(
+            "feed_fetched",
+            items=len(items),
+            new=new,
+            alerts=alerts,
+            first_poll=first,
+            duration_ms=_ms(started, self._clock()),
+        )
+        return PollOutcome(feed.name, "fetched", items=len(items), new=new, alerts=alerts)
+
+    @staticmethod
+    def _parse(feed: Feed, result: FetchResult, now: datetime) -> tuple[ParsedFeed, list[Item]]:
+        parsed = parse_feed(result.body, result.headers, encoding=feed.encoding)
+        return parsed, build_items(parsed, feed=feed.name, language=feed.language, now=now)
+
+    async def _process(
+        self, feed: Feed, items: list[Item], now: datetime, *, first: bool, log: Any
+    ) -> tuple[int, int]:
+        remembered = self._memory.get(feed.name, frozenset())
+        unseen_ids = set(await self._store.unseen_items(feed.name, [i.id for i in items], now)) - remembered
+        fresh = [i for i in items if i.id in unseen_ids]
+        candidates = alertable(fresh, first_poll=first, backfill=feed.backfill, now=now)
+        if feed.full_text:
+            candidates = [await self._with_full_text(i, log) for i in candidates]
+        alerts = await self._enqueue(await asyncio.to_thread(self._match, candidates), now, log)
+        await self._store.remember_items(feed.name, [i.id for i in fresh], now)
+        self._memory[feed.name] = frozenset([i.id for i in items][:MEMORY_PER_FEED])
+        return alerts, len(fresh)
+
+    def _match(self, items: list[Item]) -> list[tuple[Item, Match]]:
+        matcher = self._matcher()
+        return [(item, m) for item in items for m in matcher.match(item)]
+
+    async def _enqueue(self, matches: list[tuple[Item, Match]], now: datetime, log: Any) -> int:
+        routes, count = self._routes(), 0
+        for item, match in matches:
+            alert = Alert(alert_id(match.watchlist, story_key(item)), match.watchlist, item, match)
+            sinks = routes.get(match.watchlist, ())
+            if await self._store.enqueue_alert(alert, sinks, now):
+                count += 1
+                log.info(
+                    "alert_created",
+                    alert=alert.id,
+                    watchlist=match.watchlist,
+                    item=item.id,
+                    sinks=list(sinks),
+                )
+        return count
+
+    async def _with_full_text(self, item: Item, log: Any) -> Item:
+        if len(item.content) >= TEASER_CHARS or not item.url.startswith(("http://", "https://")):
+            return item
+        try:
+            page = await self._fetcher.fetch_article(item.url)
+            page_html = decode_html(page.body, page.headers.get("content-type"))
+            text = await asyncio.to_thread(extract_article, page_html)
+        except FeedError as exc:
+            log.warning("article_fetch_failed", url=item.url, error=str(exc))
+            return item
+        return replace(item, content=text) if len(text) > len(item.content) else item
+
+    async def _succeeded(
+        self, feed: Feed, state: FeedState, result: FetchResult, parsed: ParsedFeed | None, items: list[Item]
+    ) -> None:
+        now = self._clock()
+        new_state = next_state_after_success(
+            state,
+            now=now,
+            interval=feed.interval,
+            result=result,
+            ttl_seconds=parsed.ttl_seconds if parsed else None,
+            item_dates=[i.published for i in items if i.published is not None],
+            min_interval=self._schedule.min_interval,
+            max_interval=self._schedule.max_interval,
+        )
+        if new_state.first_polled is None:
+            new_state = replace(new_state, first_polled=now)
+        await self._store.put_feed_state(new_state)
+
+    async def _failed(self, feed: Feed, state: FeedState, exc: FeedError, log: Any) -> PollOutcome:
+        error = str(exc) or type(exc).__name__
+        if isinstance(exc, FetchError | FeedParseError):
+            new_state = next_state_after_failure(
+                state, now=self._clock(), interval=feed.interval, error=exc, rng=self._rng
+            )
+        else:
+            new_state = replace(state, failures=state.failures + 1, last_error=error)
+        await self._store.put_feed_state(new_state)
+        if isinstance(exc, FeedGone):
+            log.error("feed_disabled", error=error, url=state.url or feed.url)
+            return PollOutcome(feed.name, "disabled", error=error)
+        log.warning("feed_failed", error=error, failures=new_state.failures, url=state.url or feed.url)
+        return PollOutcome(feed.name, "failed", error=error)
+
+
+def _ms(start: datetime, end: datetime) -> int:
+    return int((end - start).total_seconds() * 1000)

@@ -1,0 +1,53 @@
+"""The core stays pure: parsing, text, matching, rendering and models import no I/O library."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SERVICE = Path(__file__).resolve().parents[1] / "service"
+IO_LIBRARIES = {"aiohttp", "redis", "aiosmtplib", "smtplib", "structlog", "sqlite3", "socket", "requests"}
+CORE = [
+    "models.py",
+    "errors.py",
+    "sinks/render.py",
+    "state/codec.py",
+    "feeds/parse.py",
+    "feeds/items.py",
+    "feeds/urls.py",
+    "feeds/schedule.py",
+    "text",
+    "match",
+]
+
+
+def _modules(entry: str) -> list[Path]:
+    path = SERVICE / entry
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", [p for entry in CORE for p in _modules(entry)], ids=str)
+def test_core_module_imports_no_io_library_nor_settings(path: Path) -> None:
+    imported = _imports(path)
+    roots = {name.split(".")[0] for name in imported}
+    assert not roots & IO_LIBRARIES, f"{path.name} imports {roots & IO_LIBRARIES}"
+    assert "service.settings" not in imported, f"{path.name} reads settings"
+
+
+def test_the_architecture_check_catches_an_io_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import aiohttp\nfrom redis.asyncio import Redis\n")
+    assert {"aiohttp", "redis.asyncio"} <= _imports(bad)

@@ -1,0 +1,273 @@
+"""The command line as users and scripts drive it: a subprocess, its output streams and exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSALERT_")}
+    env.update(extra)
+    return env
+
+
+async def newsalert(
+    *args: str, cwd: Path | None = None, stdin: bytes | None = None, **env: str
+) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        *args,
+        cwd=cwd or REPO,
+        env=_env(**env),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path) -> Path:
+    """The example config and its demo feed, copied where a test may create state."""
+    shutil.copy(REPO / "config.example.toml", tmp_path / "config.toml")
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    return tmp_path
+
+
+async def test_help_lists_the_commands() -> None:
+    code, out, _ = await newsalert("--help")
+    assert code == 0
+    for command in ("run", "check", "match", "send-test", "feeds", "outbox"):
+        assert command in out
+
+
+async def test_a_bad_command_line_exits_2() -> None:
+    code, _, err = await newsalert("run", "--no-such-flag")
+    assert code == 2 and "usage" in err
+
+
+async def test_no_config_anywhere_is_a_clear_error() -> None:
+    code, _, err = await newsalert("check")
+    assert code == 2
+    assert "NEWSALERT_CONFIG" in err and "Traceback" not in err
+
+
+async def test_check_passes_on_the_example_and_summarises_it() -> None:
+    code, out, err = await newsalert("check", "--config", "config.example.toml")
+    assert code == 0, err
+    assert "valid" in out
+    assert "demo-iraq" in out and "baghdad-airport-attacks" in out and "terminal" in out
+    assert "embedded (./newsalert-state)" in out
+
+
+async def test_check_reads_the_config_from_the_environment() -> None:
+    code, out, _ = await newsalert("check", NEWSALERT_CONFIG=str(REPO / "config.example.toml"))
+    assert code == 0 and "demo-iraq" in out
+
+
+async def test_check_refuses_a_broken_config_with_key_reason_and_no_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        "[[watchlists]]\nname='w'\nquery='rocket AND'\nsinks=['nowhere']\n[service]\nlog_format='xml'\n"
+    )
+    code, out, err = await newsalert("check", "--config", str(path))
+    assert code == 2 and out == ""
+    assert f"{path}: watchlists[0].sinks[0]: no sink named 'nowhere'" in err
+    assert f"{path}: watchlists[0].query (column" in err
+    assert f"{path}: service.log_format:" in err
+    assert "Traceback" not in err
+
+
+async def test_check_never_shows_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[service]\nstore='redis://:hunter2-redis@127.0.0.1:6379/0'\n"
+        "[sinks.t]\ntype='telegram'\nbot_token='${TOKEN}'\nchat_id='-1'\n"
+        "[sinks.h]\ntype='webhook'\nurl='https://hooks.slack.example/services/T0/B0/SECRETPATH'\nsecret='${HOOK}'\n"
+        "[sinks.m]\ntype='email'\nhost='smtp.example'\nusername='u'\npassword='${PW}'\nfrom='a@example.org'\nto=['b@example.org']\n"
+    )
+    code, out, err = await newsalert(
+        "check", "--config", str(path), TOKEN="123:TOKENVALUE", HOOK="whsec_SIGNINGKEY", PW="MAILPASSWORD"
+    )
+    assert code == 0, err
+    for secret in ("TOKENVALUE", "SIGNINGKEY", "MAILPASSWORD", "hunter2-redis", "SECRETPATH"):
+        assert secret not in out and secret not in err
+
+
+async def test_run_once_on_the_demo_prints_the_seed_alert_then_nothing_new(demo_dir: Path) -> None:
+    code, out, err = await newsalert("run", "--once", "--config", "config.toml", cwd=demo_dir)
+    assert code == 0, err
+    alerts = [json.loads(line) for line in out.splitlines()]
+    seed = [a for a in alerts if a["watchlist"] == "baghdad-airport-attacks" and a["language"] == "ar"]
+    assert len(seed) == 1
+    texts = {h["text"] for h in seed[0]["hits"]}
+    assert {"صواريخ", "بصاروخين", "كاتيوشا", "مطار بغداد الدولي"} <= texts
+    assert seed[0]["entities"] == ["Baghdad International Airport"]
+    assert not [a for a in alerts if a["watchlist"] == "erbil-attacks"]
+    assert (demo_dir / "newsalert-state").is_dir()
+    code, out, err = await newsalert("run", "--once", "--config", "config.toml", cwd=demo_dir)
+    assert code == 0, err
+    assert out == ""
+
+
+async def test_logs_go_to_stderr_as_json_when_asked(demo_dir: Path) -> None:
+    code, _, err = await newsalert(
+        "run", "--once", "--config", "config.toml", cwd=demo_dir, NEWSALERT_LOG_FORMAT="json"
+    )
+    assert code == 0
+    events = [json.loads(line)["event"] for line in err.splitlines() if line.startswith("{")]
+    assert "feed_fetched" in events and "run_completed" in events
+
+
+@pytest.fixture
+async def feed_http() -> AsyncIterator[str]:
+    body = (REPO / "examples" / "demo-feed.xml").read_bytes()
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/rss+xml")
+
+    app = web.Application()
+    app.router.add_get("/feed", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    yield str(server.make_url("/feed"))
+    await server.close()
+
+
+async def test_run_once_over_http_alerts_and_remembers(tmp_path: Path, feed_http: str) -> None:
+    config = (REPO / "config.example.toml").read_text(encoding="utf-8")
+    config = config.replace('url = "file:examples/demo-feed.xml"', f'url = "{feed_http}"')
+    (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+    code, out, err = await newsalert("run", "--once", "--config", "config.toml", cwd=tmp_path)
+    assert code == 0, err
+    assert any(json.loads(line)["watchlist"] == "baghdad-airport-attacks" for line in out.splitlines())
+    code, out, _ = await newsalert("run", "--once", "--config", "config.toml", cwd=tmp_path)
+    assert code == 0 and out == ""
+
+
+async def test_run_once_exits_1_when_the_store_is_unreachable(demo_dir: Path) -> None:
+    code, out, err = await newsalert(
+        "run", "--once", "--config", "config.toml", cwd=demo_dir, NEWSALERT_STORE="redis://127.0.0.1:1/0"
+    )
+    assert code == 1 and out == ""
+    assert "store_unavailable" in err
+
+
+async def test_a_second_process_on_the_same_state_directory_is_refused(demo_dir: Path) -> None:
+    from service.state.embedded import EmbeddedStore
+
+    holder = EmbeddedStore(demo_dir / "newsalert-state")
+    await holder.open()
+    try:
+        code, _, err = await newsalert("run", "--once", "--config", "config.toml", cwd=demo_dir)
+    finally:
+        await holder.close()
+    assert code == 2
+    assert "in use by another newsalert process" in err and "Traceback" not in err
+
+
+async def test_match_json_explains_each_item_in_input_order() -> None:
+    code, out, err = await newsalert(
+        "match", "--config", "config.example.toml", "--json", "examples/demo-feed.xml"
+    )
+    assert code == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == 6
+    first = records[0]
+    assert set(first) == {"id", "title", "url", "language", "matches"}
+    assert first["language"] == "ar"
+    names = {m["watchlist"] for m in first["matches"]}
+    assert {"baghdad-airport-attacks", "qaani-movements"} <= names
+    assert all(set(h) == {"term", "text", "field"} for m in first["matches"] for h in m["hits"])
+    assert any(r["matches"] == [] for r in records)
+
+
+async def test_match_reads_plain_text_from_stdin_and_filters_watchlists(seed_text: str) -> None:
+    code, out, err = await newsalert(
+        "match",
+        "--config",
+        "config.example.toml",
+        "--json",
+        "--watchlist",
+        "baghdad-airport-attacks",
+        "-",
+        stdin=seed_text.encode(),
+    )
+    assert code == 0, err
+    record = json.loads(out)
+    assert [m["watchlist"] for m in record["matches"]] == ["baghdad-airport-attacks"]
+
+
+async def test_match_rejects_an_unknown_watchlist() -> None:
+    code, _, err = await newsalert(
+        "match", "--config", "config.example.toml", "--watchlist", "nope", "-", stdin=b"x"
+    )
+    assert code == 2 and "nope" in err
+
+
+async def test_match_human_output_marks_the_words_that_matched() -> None:
+    code, out, _ = await newsalert("match", "--config", "config.example.toml", "examples/demo-feed.xml")
+    assert code == 0
+    assert "✔ baghdad-airport-attacks" in out
+    assert "«بصاروخين»" in out
+
+
+async def test_send_test_delivers_through_a_webhook_and_fails_with_1_when_it_cannot(tmp_path: Path) -> None:
+    received: list[dict[str, object]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        path = tmp_path / "c.toml"
+        path.write_text(
+            f"[sinks.ok]\ntype='webhook'\nurl='{server.make_url('/hook')}'\n"
+            "[sinks.down]\ntype='webhook'\nurl='http://127.0.0.1:9/hook'\ntimeout='2s'\n"
+        )
+        code, _, err = await newsalert("send-test", "--config", str(path), "--sink", "ok")
+        assert code == 0, err
+        assert "TEST" in str(received[0]["title"])
+        code, _, err = await newsalert("send-test", "--config", str(path), "--sink", "down")
+        assert code == 1 and "test_alert_failed" in err
+    finally:
+        await server.close()
+
+
+async def test_feeds_status_and_outbox_read_the_store(demo_dir: Path) -> None:
+    await newsalert("run", "--once", "--config", "config.toml", cwd=demo_dir)
+    code, out, _ = await newsalert("feeds", "status", "--config", "config.toml", cwd=demo_dir)
+    assert code == 0 and "demo-iraq: ok" in out
+    code, out, _ = await newsalert("outbox", "--config", "config.toml", "--all", cwd=demo_dir)
+    assert code == 0 and "delivered" in out
+
+
+async def test_feeds_import_prints_feed_blocks(tmp_path: Path) -> None:
+    opml = tmp_path / "x.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><body>'
+        '<outline text="Shafaq News" type="rss" xmlUrl="https://shafaq.example/rss"/></body></opml>'
+    )
+    code, out, _ = await newsalert("feeds", "import", str(opml))
+    assert code == 0
+    assert "[[feeds]]" in out and 'url = "https://shafaq.example/rss"' in out

@@ -1,0 +1,217 @@
+"""A poll from feed to outbox against a real feed server on loopback and the embedded store."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+import structlog
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from service.feeds.fetch import Fetcher, FetchLimits
+from service.match import compile_matcher
+from service.models import Feed, Vocabulary, WatchlistDef
+from service.pipeline import Pipeline, alertable
+from service.sinks.outbox import Outbox
+from service.state.embedded import EmbeddedStore
+from service.worker import run_once
+from tests.sinks.test_outbox import ScriptedSink
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+VOCAB = Vocabulary(concepts={"rocket": ("rocket", "صاروخ", "صواريخ", "كاتيوشا")})
+WATCHLISTS = (WatchlistDef("rockets", "@rocket"),)
+
+
+def rss(items: list[tuple[str, str, datetime | None]]) -> str:
+    entries = []
+    for guid, title, published in items:
+        date = f"<pubDate>{format_datetime(published)}</pubDate>" if published else ""
+        entries.append(
+            f"<item><guid>{escape(guid)}</guid><title>{escape(title)}</title>"
+            f"<link>https://news.example/{escape(guid)}</link>{date}<description>{escape(title)}</description></item>"
+        )
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{"".join(entries)}</channel></rss>'
+
+
+@dataclass
+class FeedServer:
+    feeds: dict[str, str] = field(default_factory=dict)
+    status: dict[str, int] = field(default_factory=dict)
+    server: TestServer | None = None
+
+    def url(self, name: str) -> str:
+        assert self.server is not None
+        return str(self.server.make_url(f"/{name}"))
+
+    async def handle(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name in self.status:
+            return web.Response(status=self.status[name], text="error")
+        return web.Response(text=self.feeds[name], content_type="application/rss+xml")
+
+
+@pytest.fixture
+async def feed_server() -> AsyncIterator[FeedServer]:
+    fs = FeedServer()
+    app = web.Application()
+    app.router.add_get("/{name}", fs.handle)
+    fs.server = TestServer(app, host="127.0.0.1")
+    await fs.server.start_server()
+    yield fs
+    await fs.server.close()
+
+
+@dataclass
+class Harness:
+    store: EmbeddedStore
+    pipeline: Pipeline
+    outbox: Outbox
+    sink: ScriptedSink
+
+    async def run(self, feeds: list[Feed]) -> list[str]:
+        before = len(self.sink.sent)
+        await run_once(
+            self.pipeline,
+            self.outbox,
+            self.store,
+            feeds,
+            concurrency=4,
+            clock=lambda: datetime.now(UTC),
+            settle_seconds=5,
+            log=structlog.get_logger(),
+        )
+        return self.sink.sent[before:]
+
+
+@pytest.fixture
+async def make_harness(tmp_path: Path) -> AsyncIterator[Callable[..., AsyncIterator[Harness]]]:
+    fetcher = Fetcher(FetchLimits(total_timeout=5), user_agent="newsalert-test")
+    await fetcher.__aenter__()
+    stores: list[EmbeddedStore] = []
+    sink = ScriptedSink("out")
+    matcher = compile_matcher(WATCHLISTS, VOCAB)
+
+    async def make(state_dir: str = "state", pipeline: Pipeline | None = None) -> Harness:
+        store = EmbeddedStore(tmp_path / state_dir)
+        await store.open()
+        stores.append(store)
+        log = structlog.get_logger()
+        if pipeline is None:
+            pipeline = Pipeline(
+                store=store,
+                fetcher=fetcher,
+                matcher=lambda: matcher,
+                routes=lambda: {"rockets": ("out",)},
+                clock=lambda: datetime.now(UTC),
+                log=log,
+            )
+        else:
+            pipeline._store = store  # the same process, a store that lost its data
+        outbox = Outbox(store, {"out": sink}, clock=lambda: datetime.now(UTC), log=log)
+        return Harness(store, pipeline, outbox, sink)
+
+    yield make  # type: ignore[misc]
+    for store in stores:
+        await store.close()
+    await fetcher.close()
+
+
+def feed(server: FeedServer, name: str, backfill: float = 0.0) -> Feed:
+    return Feed(name=name, url=server.url(name), backfill=backfill)
+
+
+async def test_a_new_feed_starts_quiet_then_alerts_on_news(feed_server: FeedServer, make_harness) -> None:  # type: ignore[no-untyped-def]
+    h = await make_harness()
+    feed_server.feeds["f"] = rss([("1", "صواريخ على القاعدة", NOW - timedelta(minutes=5))])
+    assert await h.run([feed(feed_server, "f")]) == []
+    feed_server.feeds["f"] = rss(
+        [("2", "Rocket hits base", NOW), ("1", "صواريخ على القاعدة", NOW - timedelta(minutes=5))]
+    )
+    sent = await h.run([feed(feed_server, "f")])
+    assert len(sent) == 1
+    assert await h.run([feed(feed_server, "f")]) == []
+
+
+async def test_backfill_all_alerts_on_every_matching_item_once(feed_server: FeedServer, make_harness) -> None:  # type: ignore[no-untyped-def]
+    h = await make_harness()
+    feed_server.feeds["f"] = rss([("1", "صواريخ", NOW), ("2", "nothing here", NOW), ("3", "rockets", None)])
+    assert len(await h.run([feed(feed_server, "f", backfill=math.inf)])) == 2
+    assert await h.run([feed(feed_server, "f", backfill=math.inf)]) == []
+
+
+async def test_backfill_window_takes_recent_dated_items_only(feed_server: FeedServer, make_harness) -> None:  # type: ignore[no-untyped-def]
+    h = await make_harness()
+    feed_server.feeds["f"] = rss(
+        [
+            ("new", "rocket new", NOW - timedelta(minutes=10)),
+            ("old", "rocket old", NOW - timedelta(days=2)),
+            ("undated", "rocket", None),
+        ]
+    )
+    await h.run([feed(feed_server, "f", backfill=3600)])
+    deliveries = await h.store.deliveries()
+    assert [d.alert.item.url.rsplit("/", 1)[1] for d in deliveries] == ["new"]
+
+
+async def test_a_broken_feed_is_logged_by_name_and_the_others_still_alert(
+    feed_server: FeedServer, make_harness
+) -> None:  # type: ignore[no-untyped-def]
+    h = await make_harness()
+    feed_server.status["broken"] = 500
+    feed_server.feeds["garbage"] = "<html><body>not a feed</body></html>"
+    feed_server.feeds["good"] = rss([("1", "rocket", NOW)])
+    feeds = [
+        feed(feed_server, "broken"),
+        feed(feed_server, "garbage"),
+        feed(feed_server, "good", backfill=math.inf),
+    ]
+    with structlog.testing.capture_logs() as logs:
+        sent = await h.run(feeds)
+    assert len(sent) == 1
+    failed = {e["feed"] for e in logs if e["event"] == "feed_failed"}
+    assert failed == {"broken", "garbage"}
+    state = await h.store.get_feed_state("broken")
+    assert state is not None and state.failures == 1 and state.next_poll is not None
+
+
+async def test_losing_the_store_replays_nothing_and_still_alerts_on_news(
+    feed_server: FeedServer, make_harness
+) -> None:  # type: ignore[no-untyped-def]
+    first = await make_harness("state-a")
+    feed_server.feeds["f"] = rss([("1", "rocket one", NOW)])
+    assert await first.run([feed(feed_server, "f")]) == []  # quiet start
+    # The same running worker, but its store came back empty (Redis restarted without persistence).
+    second = await make_harness("state-b", pipeline=first.pipeline)
+    feed_server.feeds["f"] = rss([("2", "rocket two", NOW), ("1", "rocket one", NOW)])
+    with structlog.testing.capture_logs() as logs:
+        sent = await second.run([feed(feed_server, "f")])
+    assert [d.alert.item.url.rsplit("/", 1)[1] for d in await second.store.deliveries()] == ["2"]
+    assert len(sent) == 1
+    assert any(e["event"] == "feed_state_missing" for e in logs)
+
+
+@pytest.mark.parametrize(
+    ("first", "backfill", "expected"),
+    [
+        (False, 0.0, ["a", "b", "c"]),
+        (True, 0.0, []),
+        (True, math.inf, ["a", "b", "c"]),
+        (True, 7200.0, ["a"]),
+    ],
+)
+def test_alertable_follows_the_backfill_rule(first: bool, backfill: float, expected: list[str]) -> None:
+    from service.models import Item
+
+    items = [
+        Item("a", "f", published=NOW - timedelta(hours=1)),
+        Item("b", "f", published=NOW - timedelta(days=1)),
+        Item("c", "f", published=None),
+    ]
+    assert [i.id for i in alertable(items, first_poll=first, backfill=backfill, now=NOW)] == expected
