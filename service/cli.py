@@ -83,7 +83,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from service.commands import import_opml
 
         return import_opml(args.file)
-    config_path = _config_path(args)
+    config_path = args.config_path = _config_path(args)
     config = load_config(config_path)
     configure_logging(config.service.log_format, config.service.log_level)
     log = get_logger()
@@ -103,7 +103,9 @@ async def _async_command(args: argparse.Namespace, config: Config, log: Any) -> 
 
     try:
         if args.command == "run":
-            return await (commands.run_once(config, log) if args.once else commands.run_forever(config, log))
+            if args.once:
+                return await commands.run_once(config, log)
+            return await commands.run_forever(args.config_path, config, log)
         if args.command == "send-test":
             return await commands.send_test(config, args.sink, log)
         if args.command == "feeds":

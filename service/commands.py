@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import math
-import signal
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -151,36 +150,11 @@ async def run_once(config: Config, log: Any) -> int:
     return 0
 
 
-async def run_forever(config: Config, log: Any) -> int:
-    """Poll each feed when it is due, deliver as alerts arrive, stop cleanly on SIGTERM or SIGINT."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with runtime(config, log) as rt:
-        log.info("service_started", feeds=len(config.feeds), watchlists=len(config.watchlists))
-        feeds = [f for f in config.feed_defs() if f.enabled]
-        while not stop.is_set():
-            due = [f for f in feeds if await _is_due(rt.store, f.name)]
-            if due:
-                await asyncio.gather(*(rt.pipeline.poll(f) for f in due))
-            await rt.outbox.deliver_due()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
-        log.info("service_stopping", grace_s=config.service.grace_period)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(rt.outbox.deliver_due(), config.service.grace_period)
-    log.info("service_stopped")
-    return 0
+async def run_forever(config_path: str, config: Config, log: Any) -> int:
+    """Poll each feed when it is due, deliver as alerts arrive, reload on edits, stop cleanly on signals."""
+    from service.app import Service
 
-
-async def _is_due(store: Store, feed: str) -> bool:
-    state = await store.get_feed_state(feed)
-    if state is None:
-        return True
-    if state.disabled_reason:
-        return False
-    return state.next_poll is None or state.next_poll <= utcnow()
+    return await Service(config_path, config, log).run()
 
 
 # -- match ----------------------------------------------------------------------------------------

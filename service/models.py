@@ -105,7 +105,8 @@ class Feed:
     """A feed as the pipeline sees it: what to poll and how a first poll behaves.
 
     `backfill` is in seconds (`math.inf` for "all"): on a feed's first poll, items published within
-    that window alert; older and undated ones are only remembered.
+    that window alert; older and undated ones are only remembered. `adaptive` is True when the feed
+    set no interval of its own: its interval then follows its publishing cadence within bounds.
     """
 
     name: str
@@ -116,6 +117,7 @@ class Feed:
     full_text: bool = False
     encoding: str | None = None
     enabled: bool = True
+    adaptive: bool = False
 
 
 @dataclass(frozen=True, slots=True)

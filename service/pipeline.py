@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from service.errors import FeedError, FeedGone, FeedParseError, FetchError
+from service.errors import FeedError, FeedParseError, FetchError
 from service.feeds.fetch import FetchResult
 from service.feeds.html import decode_html, extract_article
 from service.feeds.items import build_items
@@ -25,6 +25,7 @@ from service.feeds.schedule import next_state_after_failure, next_state_after_su
 from service.match import Matcher
 from service.models import Alert, Feed, FeedState, Item, Match
 from service.state.protocol import Store
+from service.telemetry import NullTelemetry, Telemetry
 
 TEASER_CHARS = 400
 MEMORY_PER_FEED = 2000
@@ -44,6 +45,7 @@ class PollOutcome:
     new: int = 0
     alerts: int = 0
     error: str | None = None
+    next_poll: datetime | None = None  # None: do not schedule (disabled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,7 @@ class Pipeline:
         log: Any,
         schedule: Schedule | None = None,
         rng: random.Random | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -96,11 +99,19 @@ class Pipeline:
         self._log = log
         self._schedule = schedule or Schedule()
         self._rng = rng or random.Random()
+        self._telemetry: Telemetry = telemetry or NullTelemetry()
         # What each feed's last poll held, kept in the process: if the store loses its data (a Redis
         # restart without persistence) this keeps old news from replaying and marks the feed as known.
         self._memory: dict[str, frozenset[str]] = {}
 
     async def poll(self, feed: Feed) -> PollOutcome:
+        started = self._clock()
+        outcome = await self._poll_once(feed)
+        duration = (self._clock() - started).total_seconds()
+        self._telemetry.poll_finished(feed.name, outcome.status, duration, outcome.items, outcome.new)
+        return outcome
+
+    async def _poll_once(self, feed: Feed) -> PollOutcome:
         log = self._log.bind(feed=feed.name)
         state = await self._store.get_feed_state(feed.name)
         if state is None and feed.name in self._memory:
@@ -122,9 +133,9 @@ class Pipeline:
         if result.permanent_url and result.permanent_url != url:
             log.warning("feed_moved", url=url, new_url=result.permanent_url)
         if result.not_modified:
-            await self._succeeded(feed, state, result, None, [])
+            done = await self._succeeded(feed, state, result, None, [])
             log.debug("feed_not_modified", duration_ms=_ms(started, self._clock()))
-            return PollOutcome(feed.name, "not_modified")
+            return PollOutcome(feed.name, "not_modified", next_poll=done.next_poll)
         # One `now` for building and for judging items: an undated item is stamped with it, and the
         # backfill rule recognises it by exactly that stamp.
         now = self._clock()
@@ -132,7 +143,8 @@ class Pipeline:
         if parsed.bozo:
             log.warning("feed_malformed", reason=parsed.bozo_reason, entries=len(parsed.entries))
         alerts, new = await self._process(feed, items, now, first=first, log=log)
-        await self._succeeded(feed, state, result, parsed, items)
+        dated = [i.published for i in items if i.published is not None and i.published < now]
+        done = await self._succeeded(feed, state, result, parsed, dated)
         log.info(
             "feed_fetched",
             items=len(items),
@@ -141,7 +153,9 @@ class Pipeline:
             first_poll=first,
             duration_ms=_ms(started, self._clock()),
         )
-        return PollOutcome(feed.name, "fetched", items=len(items), new=new, alerts=alerts)
+        return PollOutcome(
+            feed.name, "fetched", items=len(items), new=new, alerts=alerts, next_poll=done.next_poll
+        )
 
     @staticmethod
     def _parse(feed: Feed, result: FetchResult, now: datetime) -> tuple[ParsedFeed, list[Item]]:
@@ -169,10 +183,12 @@ class Pipeline:
     async def _enqueue(self, matches: list[tuple[Item, Match]], now: datetime, log: Any) -> int:
         routes, count = self._routes(), 0
         for item, match in matches:
+            self._telemetry.matched(match.watchlist)
             alert = Alert(alert_id(match.watchlist, story_key(item)), match.watchlist, item, match)
             sinks = routes.get(match.watchlist, ())
             if await self._store.enqueue_alert(alert, sinks, now):
                 count += 1
+                self._telemetry.alert_created(match.watchlist)
                 log.info(
                     "alert_created",
                     alert=alert.id,
@@ -195,37 +211,46 @@ class Pipeline:
         return replace(item, content=text) if len(text) > len(item.content) else item
 
     async def _succeeded(
-        self, feed: Feed, state: FeedState, result: FetchResult, parsed: ParsedFeed | None, items: list[Item]
-    ) -> None:
+        self,
+        feed: Feed,
+        state: FeedState,
+        result: FetchResult,
+        parsed: ParsedFeed | None,
+        item_dates: list[datetime],
+    ) -> FeedState:
         now = self._clock()
+        # A feed with an interval of its own keeps it; the others follow their publishing cadence.
+        bounds = (self._schedule.min_interval, self._schedule.max_interval) if feed.adaptive else (None, None)
         new_state = next_state_after_success(
             state,
             now=now,
             interval=feed.interval,
             result=result,
             ttl_seconds=parsed.ttl_seconds if parsed else None,
-            item_dates=[i.published for i in items if i.published is not None],
-            min_interval=self._schedule.min_interval,
-            max_interval=self._schedule.max_interval,
+            item_dates=item_dates,
+            min_interval=bounds[0],
+            max_interval=bounds[1],
         )
         if new_state.first_polled is None:
             new_state = replace(new_state, first_polled=now)
         await self._store.put_feed_state(new_state)
+        return new_state
 
     async def _failed(self, feed: Feed, state: FeedState, exc: FeedError, log: Any) -> PollOutcome:
         error = str(exc) or type(exc).__name__
-        if isinstance(exc, FetchError | FeedParseError):
-            new_state = next_state_after_failure(
-                state, now=self._clock(), interval=feed.interval, error=exc, rng=self._rng
-            )
-        else:
-            new_state = replace(state, failures=state.failures + 1, last_error=error)
+        reason = exc if isinstance(exc, FetchError | FeedParseError) else FetchError(error)
+        new_state = next_state_after_failure(
+            state, now=self._clock(), interval=feed.interval, error=reason, rng=self._rng
+        )
         await self._store.put_feed_state(new_state)
-        if isinstance(exc, FeedGone):
-            log.error("feed_disabled", error=error, url=state.url or feed.url)
-            return PollOutcome(feed.name, "disabled", error=error)
+        if new_state.disabled_reason:
+            # 410 Gone, or too many failures in a row: stop polling and say so loudly.
+            log.error(
+                "feed_disabled", reason=new_state.disabled_reason, error=error, url=state.url or feed.url
+            )
+            return PollOutcome(feed.name, "disabled", error=new_state.disabled_reason)
         log.warning("feed_failed", error=error, failures=new_state.failures, url=state.url or feed.url)
-        return PollOutcome(feed.name, "failed", error=error)
+        return PollOutcome(feed.name, "failed", error=error, next_poll=new_state.next_poll)
 
 
 def _ms(start: datetime, end: datetime) -> int:

@@ -189,6 +189,7 @@ class Config(_Strict):
                 full_text=f.full_text,
                 encoding=f.encoding,
                 enabled=f.enabled,
+                adaptive=f.interval is None,
             )
             for f in self.feeds
         )

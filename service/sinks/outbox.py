@@ -16,6 +16,7 @@ from typing import Any
 from service.errors import PermanentDeliveryError, RetryLater
 from service.sinks.base import Sink
 from service.state.protocol import Delivery, Store
+from service.telemetry import NullTelemetry, Telemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class Outbox:
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         send_timeout: float = 60.0,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._store = store
         self._sinks = sinks
@@ -62,6 +64,7 @@ class Outbox:
         self._policy = policy or RetryPolicy()
         self._rng = rng or random.Random()
         self._send_timeout = send_timeout
+        self._telemetry: Telemetry = telemetry or NullTelemetry()
 
     async def deliver_due(self, limit: int = 500) -> DeliveryStats:
         """One pass over every delivery that is due now."""
@@ -96,7 +99,9 @@ class Outbox:
             return not await self._retry(delivery, exc, stats, log)
         await self._store.mark_delivered(alert.id, sink.name, self._clock())
         stats.count(sink.name, "delivered")
-        log.info("alert_delivered", duration_ms=_ms(started, self._clock()))
+        elapsed = (self._clock() - started).total_seconds()
+        self._telemetry.delivery_finished(sink.name, "delivered", elapsed)
+        log.info("alert_delivered", duration_ms=int(elapsed * 1000))
         return True
 
     async def _retry(self, delivery: Delivery, exc: Exception, stats: DeliveryStats, log: Any) -> bool:
@@ -110,12 +115,14 @@ class Outbox:
         at = self._clock() + timedelta(seconds=delay)
         await self._store.schedule_retry(delivery.alert.id, delivery.sink, at, str(exc) or type(exc).__name__)
         stats.count(delivery.sink, "retried")
+        self._telemetry.delivery_finished(delivery.sink, "retried", None)
         log.warning("alert_delivery_failed", error=str(exc) or type(exc).__name__, retry_in_s=round(delay, 1))
         return True
 
     async def _park(self, delivery: Delivery, reason: str, stats: DeliveryStats) -> None:
         await self._store.park(delivery.alert.id, delivery.sink, reason, self._clock())
         stats.count(delivery.sink, "parked")
+        self._telemetry.delivery_finished(delivery.sink, "parked", None)
         self._log.error(
             "alert_parked",
             alert=delivery.alert.id,
@@ -123,7 +130,3 @@ class Outbox:
             sink=delivery.sink,
             error=reason,
         )
-
-
-def _ms(start: datetime, end: datetime) -> int:
-    return int((end - start).total_seconds() * 1000)

@@ -1,0 +1,32 @@
+"""What the pipeline and the outbox report as they work, through an interface that imports nothing.
+
+The Prometheus implementation lives in `service.metrics`; `NullTelemetry` is used when nobody listens.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Telemetry(Protocol):
+    def poll_finished(self, feed: str, status: str, duration: float, items: int, new: int) -> None: ...
+
+    def matched(self, watchlist: str) -> None: ...
+
+    def alert_created(self, watchlist: str) -> None: ...
+
+    def delivery_finished(self, sink: str, outcome: str, duration: float | None) -> None: ...
+
+
+class NullTelemetry:
+    def poll_finished(self, feed: str, status: str, duration: float, items: int, new: int) -> None:
+        return None
+
+    def matched(self, watchlist: str) -> None:
+        return None
+
+    def alert_created(self, watchlist: str) -> None:
+        return None
+
+    def delivery_finished(self, sink: str, outcome: str, duration: float | None) -> None:
+        return None
