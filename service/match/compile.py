@@ -1,0 +1,245 @@
+"""Compile every watchlist into one automaton and evaluate only the watchlists whose terms occur.
+
+Compilation interns everything: a key string is one automaton pattern however many watchlists use
+it, a term or @reference is one atom, so matching cost depends on the text and its hits, not on
+the number of watchlists. A Matcher never changes after it is built; a reload builds a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import ahocorasick_rs
+
+from service.errors import QuerySyntaxError
+from service.match.entities import build_indexes
+from service.match.evaluate import All, AnyOf, Close, Leaf, Neg, Node
+from service.match.matcher import Atom, CompiledWatchlist, Matcher, Tables, language_code
+from service.match.query import And, Near, Not, Or, Query, Term, iter_terms, parse_query
+from service.match.terms import ENTITY_MODE, KEYWORD_MODE, Variant, token_variants
+from service.models import EntityDef, EntityKind, Vocabulary, WatchlistDef
+from service.text.normalise import normalise
+from service.text.plurals import plural_index
+from service.text.tokenise import tokenise
+
+_SURNAME_KINDS = (EntityKind.PERSON, EntityKind.OTHER)
+
+
+class _Builder:
+    """Interns keys, variants, slots and atoms while the watchlists are lowered."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.plurals = plural_index(vocabulary.plurals)
+        self.entities = _entity_table(vocabulary.entities)
+        self.concepts = {normalise(name): name for name in vocabulary.concepts}
+        self.patterns: dict[str, int] = {}
+        self.rules: list[set[tuple[int, int]]] = []
+        self.variants: dict[Variant, int] = {}
+        self.slots: dict[frozenset[int], int] = {}
+        self.slot_list: list[frozenset[int]] = []
+        self.atoms: list[Atom] = []
+        self.atom_ids: dict[tuple[str, str], int] = {}
+        self.first_slot_atoms: dict[int, set[int]] = {}  # variant → atoms it can start
+        self.atom_watchlists: dict[int, set[int]] = {}
+        self.names: list[tuple[int, str]] = []
+
+    # -- interning
+
+    def variant(self, variant: Variant) -> int:
+        found = self.variants.get(variant)
+        if found is None:
+            found = self.variants[variant] = len(self.variants)
+            pattern = self.patterns.setdefault(variant[0], len(self.patterns))
+            if pattern == len(self.rules):
+                self.rules.append(set())
+            self.rules[pattern].add((found, variant[1]))
+        return found
+
+    def slot(self, variants: frozenset[Variant]) -> int:
+        ids = frozenset(self.variant(v) for v in variants)
+        found = self.slots.get(ids)
+        if found is None:
+            found = self.slots[ids] = len(self.slot_list)
+            self.slot_list.append(ids)
+        return found
+
+    def sequence(self, text: str, mode: str) -> tuple[int, ...] | None:
+        """Slots for the words of `text`; a trailing * makes the last one a prefix."""
+        prefix = text.endswith("*") and mode == KEYWORD_MODE
+        body = text[:-1] if prefix else text
+        tokens = tokenise(normalise(body))
+        if not tokens:
+            return None
+        last = len(tokens) - 1
+        slots: list[frozenset[Variant]] = [
+            token_variants(t, mode, self.plurals, prefix=prefix and i == last) for i, t in enumerate(tokens)
+        ]
+        for spelling in _hamza_spellings(body):
+            others = tokenise(normalise(spelling))
+            if len(others) == len(tokens):
+                for i, t in enumerate(others):
+                    slots[i] |= token_variants(t, mode, self.plurals, prefix=prefix and i == last)
+        return tuple(self.slot(variants) for variants in slots)
+
+    def add_atom(self, key: tuple[str, str], atom: Atom) -> int:
+        ident = self.atom_ids[key] = len(self.atoms)
+        self.atoms.append(atom)
+        for alternative in atom.alternatives:
+            for variant in self.slot_list[alternative[0]]:
+                self.first_slot_atoms.setdefault(variant, set()).add(ident)
+        return ident
+
+    # -- atoms
+
+    def term_atom(self, term: Term, watchlist: str) -> int:
+        """The atom for one query term, built on first use and shared afterwards."""
+        if term.kind != "ref":
+            key = (term.kind, term.text)
+            if key not in self.atom_ids:
+                text = term.text + "*" if term.kind == "prefix" else term.text
+                sequence = self.sequence(text, KEYWORD_MODE)
+                self.add_atom(key, Atom(term.label, (sequence,) if sequence else ()))
+            return self.atom_ids[key]
+        return self.reference_atom(term, watchlist)
+
+    def resolve(self, name: str) -> tuple[str | None, EntityDef | None]:
+        """(concept, entity) that @name names: exact names first, then normalised ones."""
+        concept = name if name in self.vocabulary.concepts else None
+        entity = next((e for e in self.vocabulary.entities if e.name == name), None)
+        if concept is None and entity is None:
+            wanted = normalise(name)
+            concept, entity = self.concepts.get(wanted), self.entities.get(wanted)
+        return concept, entity
+
+    def reference_atom(self, term: Term, watchlist: str) -> int:
+        concept, entity = self.resolve(term.text)
+        where = f"watchlist {watchlist!r}: @{term.text}"
+        if concept is not None and entity is not None:
+            raise QuerySyntaxError(f"{where} is ambiguous: both a concept and an entity", term.column)
+        if entity is not None:
+            key = ("entity", entity.name)
+            if key not in self.atom_ids:
+                ident = self.add_atom(key, self.entity(term, entity))
+                self.names.extend((ident, name) for name in (entity.name, *entity.aliases))
+            return self.atom_ids[key]
+        if concept is None:
+            raise QuerySyntaxError(f"{where} is neither a concept nor an entity", term.column)
+        key = ("concept", concept)
+        if key not in self.atom_ids:
+            self.add_atom(key, self.concept(term, concept))
+        return self.atom_ids[key]
+
+    def concept(self, term: Term, name: str) -> Atom:
+        sequences = [self.sequence(text, KEYWORD_MODE) for text in self.vocabulary.concepts[name]]
+        return Atom(term.label, tuple(s for s in sequences if s))
+
+    def entity(self, term: Term, entity: EntityDef) -> Atom:
+        names = (entity.name, *entity.aliases)
+        sequences = [self.sequence(name.rstrip("*"), ENTITY_MODE) for name in names]
+        surname = entity.kind in _SURNAME_KINDS
+        return Atom(term.label, tuple(s for s in sequences if s), entity.name, surname)
+
+
+def _hamza_spellings(text: str) -> set[str]:
+    """The other hamza seat: مسؤول is also written مسئول (notes/arabic.md §1.2, term side only)."""
+    if "ؤ" not in text and "ئ" not in text:
+        return set()
+    return {text.replace("ؤ", "ئ"), text.replace("ئ", "ؤ")} - {text}
+
+
+def _entity_table(entities: Sequence[EntityDef]) -> dict[str, EntityDef]:
+    """Entities by normalised name (the first definition of a name wins)."""
+    table: dict[str, EntityDef] = {}
+    for entity in entities:
+        table.setdefault(normalise(entity.name), entity)
+    return table
+
+
+def _lower(query: Query, atom_of: dict[Term, int]) -> Node:
+    if isinstance(query, Term):
+        return Leaf(atom_of[query])
+    if isinstance(query, Not):
+        return Neg(_lower(query.child, atom_of))
+    if isinstance(query, Near):
+        return Close(_lower(query.left, atom_of), _lower(query.right, atom_of), query.distance)
+    children = tuple(_lower(child, atom_of) for child in query.children)
+    return All(children) if isinstance(query, And) else AnyOf(children)
+
+
+def _positive_terms(query: Query) -> Iterator[Term]:
+    """Terms not under a NOT: they trigger evaluation and count toward the score."""
+    if isinstance(query, Term):
+        yield query
+    elif isinstance(query, Near):
+        yield from _positive_terms(query.left)
+        yield from _positive_terms(query.right)
+    elif isinstance(query, (And, Or)):
+        for child in query.children:
+            yield from _positive_terms(child)
+
+
+def _compile_watchlist(builder: _Builder, number: int, watchlist: WatchlistDef) -> CompiledWatchlist:
+    query = parse_query(watchlist.query)
+    terms = iter_terms(query)
+    atom_of = {term: builder.term_atom(term, watchlist.name) for term in terms}
+    weights: dict[int, float] = {}
+    for term in _positive_terms(query):
+        atom = atom_of[term]
+        weights[atom] = max(weights.get(atom, 0.0), term.weight)
+        builder.atom_watchlists.setdefault(atom, set()).add(number)
+    entities = tuple(a for a in weights if builder.atoms[a].entity is not None)
+    languages = frozenset(language_code(code) for code in watchlist.languages)
+    return CompiledWatchlist(
+        watchlist.name,
+        _lower(query, atom_of),
+        tuple(watchlist.feeds),
+        languages,
+        watchlist.min_score,
+        tuple(weights.items()),
+        entities,
+    )
+
+
+def _triggers(builder: _Builder) -> dict[int, tuple[int, ...]]:
+    """Variant → the watchlists in which it can start a positive term."""
+    triggers: dict[int, tuple[int, ...]] = {}
+    for variant, atoms in builder.first_slot_atoms.items():
+        numbers = set().union(*(builder.atom_watchlists.get(atom, set()) for atom in atoms))
+        if numbers:
+            triggers[variant] = tuple(sorted(numbers))
+    return triggers
+
+
+def _automaton(builder: _Builder) -> ahocorasick_rs.AhoCorasick | None:
+    if not builder.patterns:
+        return None
+    return ahocorasick_rs.AhoCorasick(builder.patterns)  # dict order = pattern numbers
+
+
+def compile_matcher(watchlists: Sequence[WatchlistDef], vocabulary: Vocabulary) -> Matcher:
+    """Compile every watchlist into one Matcher; QuerySyntaxError names the bad watchlist.
+
+    Scoring, in the style of the Europe Media Monitor's category definitions: each positive term
+    (one not under NOT) weighs 1 unless written `term^w`. When a watchlist sets `min_score`, it
+    fires only if its boolean query holds AND the weights of the distinct positive terms found in
+    the item add up to at least `min_score`. Match.score always carries that sum.
+    """
+    builder = _Builder(vocabulary)
+    compiled = tuple(_compile_watchlist(builder, n, w) for n, w in enumerate(watchlists))
+    # Ahocorasick rules checked PREFIX-last so the scanner knows how far a token may run on.
+    rules = tuple(tuple(sorted(r, key=lambda pair: pair[1])) for r in builder.rules)
+    skeletons = build_indexes(builder.names)
+    named = {atom for index in skeletons for atoms in index.keys.values() for atom in atoms}
+    name_watchlists = frozenset(n for atom in named for n in builder.atom_watchlists.get(atom, ()))
+    tables = Tables(
+        automaton=_automaton(builder),
+        rules=rules,
+        slots=tuple(builder.slot_list),
+        atoms=tuple(builder.atoms),
+        triggers=_triggers(builder),
+        name_watchlists=name_watchlists,
+        skeletons=skeletons,
+        watchlists=compiled,
+    )
+    return Matcher(tuple(w.name for w in watchlists), tables)

@@ -1,0 +1,108 @@
+"""Evaluate one compiled watchlist against one scanned item.
+
+Every node evaluates to None (false) or to the list of occurrences that witness it, so a match can
+show exactly which words made it fire: AND and OR pass on the witnesses of their true children,
+NEAR only the pairs that are close enough, NOT none.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from service.match.scan import FieldScan
+from service.text.tokenise import count_tokens
+
+# (field index, start, end, atom) in normalised coordinates of that field.
+Witness = tuple[int, int, int, int]
+Occurrences = Callable[[int], Sequence[Witness]]
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    atom: int
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    child: Node
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    left: Node
+    right: Node
+    distance: int
+
+
+Node = Leaf | Neg | All | AnyOf | Close
+
+
+def evaluate(node: Node, occurrences: Occurrences, scans: Sequence[FieldScan]) -> list[Witness] | None:
+    """The witnesses of `node`, or None when it does not hold."""
+    if isinstance(node, Leaf):
+        found = occurrences(node.atom)
+        return list(found) if found else None
+    if isinstance(node, Neg):
+        return None if evaluate(node.child, occurrences, scans) is not None else []
+    if isinstance(node, All):
+        witnesses: list[Witness] = []
+        for child in node.children:
+            found_child = evaluate(child, occurrences, scans)
+            if found_child is None:
+                return None
+            witnesses.extend(found_child)
+        return witnesses
+    if isinstance(node, AnyOf):
+        results = [evaluate(child, occurrences, scans) for child in node.children]
+        true = [found for found in results if found is not None]
+        return [w for found in true for w in found] if true else None
+    return _near(node, occurrences, scans)
+
+
+def _near(node: Close, occurrences: Occurrences, scans: Sequence[FieldScan]) -> list[Witness] | None:
+    left = evaluate(node.left, occurrences, scans)
+    right = evaluate(node.right, occurrences, scans) if left else None
+    if not left or not right:
+        return None
+    kept = _close_to(left, right, node.distance, scans) | _close_to(right, left, node.distance, scans)
+    return sorted(kept) if kept else None
+
+
+def _close_to(
+    these: list[Witness], others: list[Witness], distance: int, scans: Sequence[FieldScan]
+) -> set[Witness]:
+    """Pairs (a, b) with a in `these` close enough to b in `others`.
+
+    Only the nearest other occurrence on each side of `a` needs checking: if neither is close
+    enough, none is. That keeps NEAR linear in the number of occurrences.
+    """
+    others = sorted(set(others))
+    keys = [(w[0], w[1]) for w in others]
+    kept: set[Witness] = set()
+    for a in these:
+        at = bisect_left(keys, (a[0], a[1]))
+        for b in others[max(0, at - 1) : at + 1]:
+            if b[0] == a[0] and words_between(scans[a[0]].norm, a, b, distance) <= distance:
+                kept.update((a, b))
+    return kept
+
+
+def words_between(norm: str, a: Witness, b: Witness, limit: int) -> int:
+    """Words between two occurrences in one field (0 when adjacent), counted up to `limit` + 1."""
+    if a[1] > b[1]:
+        a, b = b, a
+    if b[1] <= a[2]:
+        return 0
+    return count_tokens(norm[a[2] : b[1]], limit)

@@ -1,0 +1,425 @@
+"""The watchlist query language of SPEC §4: lexer, parser, syntax tree and its canonical text.
+
+    query    := or_expr
+    or_expr  := and_expr ("OR" and_expr)*
+    and_expr := near_expr (["AND"] near_expr)*        juxtaposition means AND
+    near_expr:= unary ("NEAR/" n unary)*              n = at most n other words between
+    unary    := ("NOT" | "-") unary | primary
+    primary  := "(" or_expr ")" | atom ["^" weight]
+    atom     := word | word* | "a phrase" | @name | @"Name With Spaces"
+
+Operators are case-sensitive (lowercase `and` is a word). Precedence: NOT > NEAR > AND > OR.
+
+A query must be able to match without its negated parts, so every branch of an OR needs a positive
+term: `NOT a` or `a OR NOT b` would fire on nearly every article and are rejected; write
+`a AND NOT b`. NEAR takes positive operands only. Any string either parses or raises
+`QuerySyntaxError(reason, column)` with a 1-based column; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+from service.errors import QuerySyntaxError
+from service.text.normalise import normalise
+from service.text.tokenise import has_tokens
+
+TermKind: TypeAlias = Literal["word", "phrase", "prefix", "ref"]
+
+MAX_DEPTH = 100
+MAX_NEAR = 10_000
+_OPERATORS = {"AND", "OR", "NOT"}
+_WORD_CHARS = re.compile(r"[^\s()\"^]+")
+_NEAR = re.compile(r"NEAR/([0-9]+)")
+_WEIGHT = re.compile(r"\^([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)")
+_NEEDS_QUOTES = re.compile(r"[\s()\"^]")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One atom. `text` is the word (without `*`), the phrase inside its quotes, or the @name."""
+
+    kind: TermKind
+    text: str
+    weight: float = 1.0
+    column: int = field(default=0, compare=False)
+
+    @property
+    def label(self) -> str:
+        """The atom as the user wrote it (canonically): what `Hit.term` shows."""
+        if self.kind == "phrase":
+            return f'"{self.text}"'
+        if self.kind == "prefix":
+            return f"{self.text}*"
+        if self.kind == "ref":
+            return f'@"{self.text}"' if _NEEDS_QUOTES.search(self.text) else f"@{self.text}"
+        return self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Query
+    column: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    children: tuple[Query, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    children: tuple[Query, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    left: Query
+    right: Query
+    distance: int
+
+
+Query: TypeAlias = Term | Not | And | Or | Near
+
+
+# ---------------------------------------------------------------- lexer
+
+
+@dataclass(frozen=True, slots=True)
+class _Lexeme:
+    kind: str  # ( ) AND OR NOT - NEAR ATOM END
+    column: int
+    term: Term | None = None
+    distance: int = 0
+
+
+def _fail(reason: str, index: int) -> QuerySyntaxError:
+    return QuerySyntaxError(reason, index + 1)
+
+
+def _has_words(text: str) -> bool:
+    return has_tokens(normalise(text))
+
+
+def _read_quoted(text: str, start: int, what: str) -> tuple[str, int]:
+    """The text between the quote at `start` and the next quote, and the index after it."""
+    end = text.find('"', start + 1)
+    if end < 0:
+        raise _fail("unterminated quote", start)
+    inner = text[start + 1 : end]
+    if not inner.strip():
+        raise _fail(f"empty {what}", start)
+    return inner, end + 1
+
+
+def _read_weight(text: str, pos: int) -> tuple[float, int]:
+    if pos >= len(text) or text[pos] != "^":
+        return 1.0, pos
+    found = _WEIGHT.match(text, pos)
+    weight = float(found.group(1)) if found else math.nan
+    if not found or not math.isfinite(weight) or weight <= 0:
+        raise _fail("a weight after ^ must be a positive number, e.g. term^2", pos)
+    return weight, found.end()
+
+
+def _word_term(word: str, index: int) -> Term:
+    body = word[:-1] if word.endswith("*") else word
+    if "*" in body:
+        raise _fail("* is only allowed at the end of a word", index + word.index("*"))
+    if not _has_words(body):
+        raise _fail(f"{word!r} has no letters or digits", index)
+    return Term("prefix" if word.endswith("*") else "word", body, 1.0, index + 1)
+
+
+def _read_atom(text: str, pos: int) -> tuple[Term, int]:
+    """An atom (word, prefix, phrase or reference) starting at `pos`, without its weight."""
+    char = text[pos]
+    if char == '"':
+        inner, end = _read_quoted(text, pos, "phrase")
+        if not _has_words(inner):
+            raise _fail("the phrase has no letters or digits", pos)
+        return Term("phrase", inner, 1.0, pos + 1), end
+    if char == "@":
+        if text.startswith('"', pos + 1):
+            name, end = _read_quoted(text, pos + 1, "name after @")
+            return Term("ref", name, 1.0, pos + 1), end
+        found = _WORD_CHARS.match(text, pos + 1)
+        if not found:
+            raise _fail("@ needs a concept or entity name", pos)
+        return Term("ref", found.group(), 1.0, pos + 1), found.end()
+    found = _WORD_CHARS.match(text, pos)
+    assert found is not None  # callers only get here on a word character
+    return _word_term(found.group(), pos), found.end()
+
+
+def _read_word_operator(text: str, pos: int) -> tuple[_Lexeme, int] | None:
+    """AND, OR, NOT or NEAR/n at `pos`, when the whole word is one."""
+    found = _WORD_CHARS.match(text, pos)
+    if not found:
+        return None
+    word = found.group()
+    if word in _OPERATORS:
+        return _Lexeme(word, pos + 1), found.end()
+    if not word.startswith("NEAR"):
+        return None
+    near = _NEAR.fullmatch(word)
+    if word != "NEAR" and not word.startswith("NEAR/"):
+        return None
+    if not near:
+        raise _fail("NEAR needs a distance, e.g. NEAR/5", pos)
+    distance = int(near.group(1))
+    if distance > MAX_NEAR:
+        raise _fail(f"NEAR distance must be at most {MAX_NEAR}", pos)
+    return _Lexeme("NEAR", pos + 1, distance=distance), found.end()
+
+
+def _is_minus(text: str, pos: int) -> bool:
+    """A `-` that negates: directly followed by something that starts a term or a group."""
+    if text[pos] != "-" or pos + 1 >= len(text):
+        return False
+    return not text[pos + 1].isspace() and text[pos + 1] not in ")^"
+
+
+def _lex(text: str) -> list[_Lexeme]:
+    lexemes: list[_Lexeme] = []
+    pos = 0
+    while pos < len(text):
+        char = text[pos]
+        if char.isspace():
+            pos += 1
+        elif char in "()":
+            lexemes.append(_Lexeme(char, pos + 1))
+            pos += 1
+        elif char == "^":
+            raise _fail("^ must follow a term, e.g. term^2", pos)
+        elif _is_minus(text, pos):
+            lexemes.append(_Lexeme("-", pos + 1))
+            pos += 1
+        else:
+            operator = _read_word_operator(text, pos)
+            if operator is not None:
+                lexemes.append(operator[0])
+                pos = operator[1]
+                continue
+            term, pos = _read_atom(text, pos)
+            weight, pos = _read_weight(text, pos)
+            term = Term(term.kind, term.text, weight, term.column)
+            lexemes.append(_Lexeme("ATOM", term.column, term=term))
+    lexemes.append(_Lexeme("END", len(text) + 1))
+    return lexemes
+
+
+# ---------------------------------------------------------------- parser
+
+_STARTS_OPERAND = {"ATOM", "(", "NOT", "-"}
+
+
+class _Parser:
+    """Recursive descent over the lexemes; the depth limit keeps hostile input from recursing."""
+
+    def __init__(self, lexemes: list[_Lexeme]) -> None:
+        self.lexemes = lexemes
+        self.index = 0
+        self.depth = 0
+
+    def peek(self) -> _Lexeme:
+        return self.lexemes[self.index]
+
+    def take(self) -> _Lexeme:
+        lexeme = self.lexemes[self.index]
+        self.index += 1
+        return lexeme
+
+    def parse(self) -> Query:
+        if self.peek().kind == "END":
+            raise QuerySyntaxError("empty query", 1)
+        query = self.or_expr()
+        end = self.peek()
+        if end.kind == ")":
+            raise QuerySyntaxError("unbalanced parenthesis: nothing to close", end.column)
+        return query
+
+    def or_expr(self) -> Query:
+        children = [self.and_expr(None)]
+        while self.peek().kind == "OR":
+            children.append(self.and_expr(self.take()))
+        return children[0] if len(children) == 1 else Or(_flatten(Or, children))
+
+    def and_expr(self, operator: _Lexeme | None) -> Query:
+        children = [self.near_expr(operator)]
+        while self.peek().kind in _STARTS_OPERAND or self.peek().kind == "AND":
+            after = self.take() if self.peek().kind == "AND" else None
+            children.append(self.near_expr(after))
+        return children[0] if len(children) == 1 else And(_flatten(And, children))
+
+    def near_expr(self, operator: _Lexeme | None) -> Query:
+        query = self.unary(operator)
+        while self.peek().kind == "NEAR":
+            near = self.take()
+            query = Near(query, self.unary(near), near.distance)
+        return query
+
+    def unary(self, operator: _Lexeme | None) -> Query:
+        lexeme = self.peek()
+        if lexeme.kind in ("NOT", "-"):
+            self.take()
+            self.enter(lexeme)
+            child = self.unary(lexeme)
+            self.depth -= 1
+            return Not(child, lexeme.column)
+        return self.primary(operator)
+
+    def primary(self, operator: _Lexeme | None) -> Query:
+        lexeme = self.take()
+        if lexeme.kind == "ATOM" and lexeme.term is not None:
+            return lexeme.term
+        if lexeme.kind == "(":
+            return self.group(lexeme)
+        raise self.missing_operand(lexeme, operator)
+
+    def group(self, opening: _Lexeme) -> Query:
+        if self.peek().kind == ")":
+            raise QuerySyntaxError("empty parentheses", opening.column)
+        self.enter(opening)
+        query = self.or_expr()
+        self.depth -= 1
+        if self.take().kind != ")":
+            raise QuerySyntaxError("unclosed parenthesis", opening.column)
+        return query
+
+    def enter(self, lexeme: _Lexeme) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QuerySyntaxError("the query is nested too deeply", lexeme.column)
+
+    @staticmethod
+    def missing_operand(found: _Lexeme, operator: _Lexeme | None) -> QuerySyntaxError:
+        name = {"-": "a leading -"}.get(operator.kind, operator.kind) if operator else ""
+        if operator is not None:
+            return QuerySyntaxError(f"{name} needs a term after it", operator.column)
+        if found.kind == ")":
+            return QuerySyntaxError("unbalanced parenthesis: nothing to close", found.column)
+        return QuerySyntaxError(f"{found.kind} needs a term before it", found.column)
+
+
+def _flatten(kind: type[And] | type[Or], children: list[Query]) -> tuple[Query, ...]:
+    """a AND (b AND c) is a AND b AND c: one n-ary node, so printing and reparsing agree."""
+    flat: list[Query] = []
+    for child in children:
+        flat.extend(child.children if isinstance(child, kind) else (child,))
+    return tuple(flat)
+
+
+# ---------------------------------------------------------------- checks and printing
+
+
+def _first_negation(query: Query) -> int | None:
+    """Column of a NOT that leaves `query` able to match with no positive term, if any."""
+    if isinstance(query, Term):
+        return None
+    if isinstance(query, Not):
+        return query.column
+    if isinstance(query, Near):
+        return None
+    if isinstance(query, And):
+        columns = [_first_negation(child) for child in query.children]
+        return None if None in columns else columns[0]
+    for child in query.children:
+        column = _first_negation(child)
+        if column is not None:
+            return column
+    return None
+
+
+def _negation_in_near(query: Query, inside: bool = False) -> int | None:
+    """Column of a NOT used as (part of) a NEAR operand, if any."""
+    if isinstance(query, Term):
+        return None
+    if isinstance(query, Not):
+        return query.column if inside else _negation_in_near(query.child, inside)
+    if isinstance(query, Near):
+        return _negation_in_near(query.left, True) or _negation_in_near(query.right, True)
+    for child in query.children:
+        column = _negation_in_near(child, inside)
+        if column is not None:
+            return column
+    return None
+
+
+def _depth(query: Query) -> int:
+    """Nesting depth, computed without recursion (NEAR chains are built left-deep in a loop)."""
+    deepest, stack = 0, [(query, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in _children(node))
+    return deepest
+
+
+def _children(query: Query) -> tuple[Query, ...]:
+    if isinstance(query, Term):
+        return ()
+    if isinstance(query, Not):
+        return (query.child,)
+    if isinstance(query, Near):
+        return (query.left, query.right)
+    return query.children
+
+
+def parse_query(text: str) -> Query:
+    """Parse a watchlist query; raise QuerySyntaxError(reason, column) when it is not valid."""
+    query = _Parser(_lex(text)).parse()
+    if _depth(query) > MAX_DEPTH:
+        raise QuerySyntaxError("the query is nested too deeply", 1)
+    column = _negation_in_near(query)
+    if column is not None:
+        raise QuerySyntaxError("NEAR cannot take a NOT term", column)
+    column = _first_negation(query)
+    if column is not None:
+        reason = "this NOT leaves nothing that must match; write: term AND NOT other"
+        raise QuerySyntaxError(reason, column)
+    return query
+
+
+def iter_terms(query: Query) -> list[Term]:
+    """Every atom of `query`, in the order written."""
+    if isinstance(query, Term):
+        return [query]
+    return [term for child in _children(query) for term in iter_terms(child)]
+
+
+def query_references(query: Query) -> list[tuple[str, int]]:
+    """Every @name the query refers to, with its 1-based column, in the order written.
+
+    A name is looked up among concepts and entities; `compile_matcher` rejects a name that is
+    neither, and a name that is both (ambiguous), with the column given here.
+    """
+    return [(term.text, term.column) for term in iter_terms(query) if term.kind == "ref"]
+
+
+def _weight_text(weight: float) -> str:
+    if weight == 1.0:
+        return ""
+    return f"^{int(weight)}" if weight.is_integer() and weight < 1e15 else f"^{weight!r}"
+
+
+def to_text(query: Query) -> str:
+    """Canonical text of `query`; parse_query(to_text(q)) == q."""
+    if isinstance(query, Term):
+        return query.label + _weight_text(query.weight)
+    if isinstance(query, Not):
+        return "NOT " + _wrap(query.child, (Term, Not))
+    if isinstance(query, Near):
+        left = _wrap(query.left, (Term, Not, Near))
+        return f"{left} NEAR/{query.distance} {_wrap(query.right, (Term, Not))}"
+    if isinstance(query, And):
+        return " AND ".join(_wrap(child, (Term, Not, Near)) for child in query.children)
+    return " OR ".join(_wrap(child, (Term, Not, Near, And)) for child in query.children)
+
+
+def _wrap(query: Query, bare: tuple[type, ...]) -> str:
+    text = to_text(query)
+    return text if isinstance(query, bare) else f"({text})"

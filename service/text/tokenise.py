@@ -1,0 +1,88 @@
+"""Split normalised text into word tokens, splitting wherever the script changes.
+
+A token is a run of Arabic-script letters, a run of other letters, or a number (`3.5`, `1,000`).
+So والـPMF gives وال | pmf and 3صواريخ gives 3 | صواريخ (notes/arabic.md §2.4, §6). Marks stay
+inside words, which matters only for text that was not normalised first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import regex  # type: ignore[import-untyped, unused-ignore]
+
+ARABIC: Final = "A"
+LETTERS: Final = "L"
+NUMBER: Final = "N"
+SEPARATOR: Final = " "
+
+# Script_Extensions, not Script: harakat are Inherited and tatweel Common, and must stay in words.
+_ARABIC_CLASS = r"[[\p{L}\p{M}]&&\p{scx=Arabic}]"
+_LETTER_CLASS = r"[[\p{L}\p{M}]--\p{scx=Arabic}]"
+_TOKEN = regex.compile(
+    rf"(?V1)(?P<A>{_ARABIC_CLASS}+)|(?P<L>{_LETTER_CLASS}+)|(?P<N>\p{{N}}+(?:[.,]\p{{N}}+)*)"
+)
+_KIND_OF = regex.compile(rf"(?V1)(?P<A>{_ARABIC_CLASS})|(?P<L>{_LETTER_CLASS})|(?P<N>\p{{N}})")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    start: int
+    end: int
+    kind: str  # ARABIC, LETTERS or NUMBER
+
+
+def tokenise(text: str) -> list[Token]:
+    """The word tokens of `text` (normally already normalised), in order."""
+    return [
+        Token(found.group(), found.start(), found.end(), str(found.lastgroup))
+        for found in _TOKEN.finditer(text)
+    ]
+
+
+def token_texts(text: str) -> list[str]:
+    """Just the token strings: the cheap form used when offsets are not needed."""
+    return [found.group() for found in _TOKEN.finditer(text)]
+
+
+def has_tokens(text: str) -> bool:
+    return _TOKEN.search(text) is not None
+
+
+def count_tokens(text: str, limit: int) -> int:
+    """How many tokens `text` holds, counting no further than `limit` + 1 (cheap on long text)."""
+    count = 0
+    for _ in _TOKEN.finditer(text):
+        count += 1
+        if count > limit:
+            break
+    return count
+
+
+class CharKinds:
+    """Memoised `kind of one character`: ARABIC, LETTERS, NUMBER or SEPARATOR.
+
+    The matcher checks word boundaries around every automaton hit one character at a time; a dict
+    lookup keeps that check cheap and stays consistent with `tokenise` because it uses its classes.
+    """
+
+    __slots__ = ("memo",)
+
+    def __init__(self) -> None:
+        # Read directly by hot loops as `memo.get(c) or char_kind(c)`: every kind is a non-empty
+        # string, so a memo hit never falls through to the call.
+        self.memo: dict[str, str] = {}
+
+    def __call__(self, char: str) -> str:
+        kind = self.memo.get(char)
+        if kind is None:
+            found = _KIND_OF.match(char)
+            kind = str(found.lastgroup) if found else SEPARATOR
+            if len(self.memo) < 100_000:
+                self.memo[char] = kind
+        return kind
+
+
+char_kind: Final = CharKinds()

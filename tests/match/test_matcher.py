@@ -1,0 +1,197 @@
+"""Matching in Arabic, Persian and English: clitics, suffixes, plurals, phrases, NEAR, NOT, names."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.errors import QuerySyntaxError
+from service.match import compile_matcher
+from service.models import EntityDef, EntityKind, Item, Match, Vocabulary, WatchlistDef
+
+VOCABULARY = Vocabulary(
+    concepts={
+        "rocket": ("rocket", "missile", "katyusha", "صاروخ", "صواريخ", "كاتيوشا", "موشک"),
+        "attack": ("attack", "هجوم", "قصف", "استهداف"),
+        "base": ("base", "قاعدة"),
+    },
+    entities=(
+        EntityDef("Hadi al-Amiri", EntityKind.PERSON, ("العامري",)),
+        EntityDef("Mustafa al-Kadhimi", EntityKind.PERSON, ("الكاظمي",)),
+        EntityDef("Sulaymaniyah", EntityKind.PLACE, ("السليمانية",)),
+        EntityDef("Qassem Soleimani", EntityKind.PERSON, ("سليماني",)),
+        EntityDef("Esmail Qaani", EntityKind.PERSON),
+        EntityDef("Baghdad", EntityKind.PLACE, ("بغداد", "Baghdad")),
+    ),
+)
+
+
+def matches(query: str, text: str, vocabulary: Vocabulary = VOCABULARY) -> tuple[Match, ...]:
+    matcher = compile_matcher([WatchlistDef("w", query)], vocabulary)
+    return matcher.match(Item(id="1", feed="f", content=text))
+
+
+def fires(query: str, text: str) -> bool:
+    return bool(matches(query, text))
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        # Arabic proclitics and suffixes
+        ("بغداد", "وصل وفد إلى بغداد أمس"),
+        ("بغداد", "وقع انفجار ببغداد صباحا"),
+        ("بغداد", "رسالة لبغداد من طهران"),
+        ("بغداد", "بين طهران وبغداد"),
+        ("صاروخ", "هجوم بصاروخين على القاعدة"),
+        ("صاروخ", "سقوط الصواريخ قرب المطار"),  # broken plural from the table
+        ("هجوم", "تعرضت القاعدة لهجوم ليلي"),
+        ("هجوم", "شنوا هجمات متتالية"),
+        ("قاعدة", "استهدفت قاعدتين أمريكيتين"),  # ة written ت before a suffix
+        ("قاعدة", "قرب القواعد الأمريكية"),
+        ("طائرة", "أسقطت ثلاث طائرات مسيرة"),  # ات after a ة word
+        ("ميليشيا", "اتهام المليشيات الموالية"),
+        ("صاروخ", "صواريخهم سقطت"),
+        # diacritics, tatweel, hamza and Persian letters
+        ("مطار", "قرب مطَـارِ بغداد"),
+        ("مسؤول", "قال مسئول أمني"),
+        ("الكاظمي", "مصطفی کاظمی"),
+        ("موشک", "موشک\u200cها به پایگاه اصابت کرد"),
+        ("موشك", "حمله موشکها"),
+        # English
+        ("rocket", "Rockets hit the base"),
+        ("rocket", "the rocket's trail"),
+        ("militia", "Iran-backed militias said"),
+        ("iran", "Iran-backed groups"),
+        # phrases across clitics and punctuation
+        ('"مطار بغداد"', "هجوم على «مطار بغداد» الدولي"),
+        ('"مطار بغداد"', "قرب لمطار ببغداد"),
+        ('"Baghdad airport"', "near Baghdad Airport's runway"),
+        # NEAR, NOT, prefixes
+        ("هجوم NEAR/3 قاعدة", "هجوم بصاروخين استهدف قاعدة فيكتوريا"),
+        ("rocket NEAR/0 attack", "a rocket attack"),
+        ("rocket -drill", "rockets fired at dawn"),
+        ("صوار*", "سقطت الصواريخ"),
+        ("milit*", "the militiamen left"),
+        # entities, across scripts
+        ("@Baghdad", "رسالة لبغداد من طهران"),
+        ('@"Esmail Qaani"', "وصل إسماعيل قاآني إلى بغداد"),
+        ('@"Esmail Qaani"', "سفر اسماعیل قاآنی به بغداد"),
+        ('@"Mustafa al-Kadhimi"', "قال للكاظمي إن"),
+        ('@"Hadi al-Amiri"', "زعيم بدر العامري"),
+    ],
+)
+def test_the_query_fires(query: str, text: str) -> None:
+    assert fires(query, text)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        # words that share letters but not meaning
+        ('@"Hadi al-Amiri"', "انفجار في حي العامرية غرب بغداد"),  # a district, not the politician
+        ('@"Mustafa al-Kadhimi"', "زوار مدينة الكاظمية"),
+        ('@"Qassem Soleimani"', "محافظة السليمانية في إقليم كردستان"),
+        ("مطار", "هطول أمطار غزيرة"),
+        ("مال", "قال كمال إن"),
+        ("زار", "أعلنت وزارة الدفاع"),
+        ("بل", "أطلقت وابلاً من الصواريخ"),
+        ("بل", "لوابلٍ من القذائف"),
+        ("air", "flights left the airport"),
+        ("rocket", "prices rocketed"),
+        ("iran", "Iranian officials"),
+        # single names never match across scripts, short keys never match
+        ('@"Esmail Qaani"', "كان القانون واضحا"),
+        ('@"Esmail Qaani"', "قاآني وصل"),  # the bare surname, without the full name first
+        # phrases, NEAR, NOT
+        ('"مطار بغداد"', "مطار. بغداد"),
+        ("هجوم NEAR/1 قاعدة", "هجوم بصاروخين استهدف قاعدة"),
+        ("rocket -drill", "a rocket drill"),
+        ('("air strike" OR "drone strike") NEAR/5 base', "striking workers gathered at the base canteen"),
+        ('("air strike" OR "drone strike") NEAR/5 base', "Workers strike near the base"),
+        ("3", "a 3.5 magnitude quake"),
+    ],
+)
+def test_the_query_stays_silent(query: str, text: str) -> None:
+    assert not fires(query, text)
+
+
+def test_a_strike_query_can_tell_an_air_strike_from_striking_workers() -> None:
+    query = '("air strike" OR "drone strike" OR airstrike) NEAR/5 base'
+    assert fires(query, "A drone strike hit the base at dawn")
+    assert not fires(query, "Striking workers blocked the base gate")
+
+
+def test_the_surname_counts_once_the_full_name_was_found() -> None:
+    text = "وصل إسماعيل قاآني إلى بغداد. والتقى قاآني قادة الفصائل"
+    (match,) = matches('@"Esmail Qaani"', text)
+    assert [hit.text for hit in match.hits] == ["إسماعيل قاآني", "قاآني"]
+    assert match.entities == ("Esmail Qaani",)
+
+
+@pytest.mark.parametrize(
+    ("text", "surface"),
+    [
+        ("هجوم بصاروخَين", "بصاروخَين"),
+        ("قرب مطَـارِ بغداد", "مطَـارِ"),
+        ("\u200fاستهدف\u200f صواريخُ الفصائل", "صواريخُ"),
+        ("ROCKETS hit", "ROCKETS"),
+    ],
+)
+def test_hits_show_the_surface_form_at_its_original_offsets(text: str, surface: str) -> None:
+    (match,) = matches("صاروخ OR مطار OR rocket", text)
+    (hit,) = match.hits
+    assert (hit.text, hit.field, text[hit.start : hit.end]) == (surface, "content", surface)
+
+
+def test_hits_are_ordered_by_field_then_position_and_name_the_atom() -> None:
+    matcher = compile_matcher([WatchlistDef("w", '@rocket AND "مطار بغداد"')], VOCABULARY)
+    item = Item(id="1", feed="f", title="صواريخ قرب مطار بغداد", content="سقط صاروخ")
+    (match,) = matcher.match(item)
+    assert [(h.field, h.term, h.text) for h in match.hits] == [
+        ("title", "@rocket", "صواريخ"),
+        ("title", '"مطار بغداد"', "مطار بغداد"),
+        ("content", "@rocket", "صاروخ"),
+    ]
+
+
+def test_feed_globs_and_languages_select_the_items_a_watchlist_sees() -> None:
+    watchlists = [
+        WatchlistDef("iraq", "rocket", feeds=("iq-*",)),
+        WatchlistDef("arabic", "rocket", languages=("ar",)),
+    ]
+    matcher = compile_matcher(watchlists, VOCABULARY)
+    names = lambda **kw: [m.watchlist for m in matcher.match(Item(id="1", content="rocket", **kw))]  # noqa: E731
+    assert names(feed="iq-news", language="en") == ["iraq"]
+    assert names(feed="uk-news", language="ar-IQ") == ["arabic"]
+    assert names(feed="uk-news", language=None) == ["arabic"]  # unknown language passes
+
+
+def test_min_score_needs_enough_weight_of_distinct_terms() -> None:
+    watchlist = WatchlistDef("w", "rocket^2 OR attack OR base", min_score=3)
+    matcher = compile_matcher([watchlist], VOCABULARY)
+    assert not matcher.match(Item(id="1", feed="f", content="rocket rocket"))
+    (match,) = matcher.match(Item(id="2", feed="f", content="rocket attack"))
+    assert match.score == 3
+
+
+def test_references_must_name_exactly_one_concept_or_entity() -> None:
+    ambiguous = Vocabulary(concepts={"x": ("a",)}, entities=(EntityDef("x"),))
+    with pytest.raises(QuerySyntaxError, match="ambiguous") as caught:
+        compile_matcher([WatchlistDef("w", "a OR @x")], ambiguous)
+    assert caught.value.column == 6
+    with pytest.raises(QuerySyntaxError, match="neither a concept nor an entity"):
+        compile_matcher([WatchlistDef("w", "@nothing")], VOCABULARY)
+
+
+def test_plurals_from_the_vocabulary_extend_the_table() -> None:
+    vocabulary = Vocabulary(plurals={"درون": ("دوارين",)})
+    assert fires("درون", "سقطت الدوارين") is False
+    matcher = compile_matcher([WatchlistDef("w", "درون")], vocabulary)
+    assert matcher.match(Item(id="1", feed="f", content="سقطت الدوارين"))
+
+
+def test_a_matcher_with_many_watchlists_evaluates_only_those_whose_terms_occur() -> None:
+    watchlists = [WatchlistDef(f"w{i}", f"word{i} AND other{i}") for i in range(2000)]
+    matcher = compile_matcher(watchlists, VOCABULARY)
+    assert len(matcher.watchlists) == 2000
+    assert [m.watchlist for m in matcher.match(Item(id="1", feed="f", content="word7 other7 x"))] == ["w7"]
