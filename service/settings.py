@@ -367,8 +367,8 @@ def _cross_check(data: dict[str, Any]) -> Iterator[Problem]:
             if isinstance(sink, str) and sink not in sinks:
                 yield Problem(f"watchlists[{i}].sinks[{j}]", f"no sink named {sink!r} under [sinks]")
         if isinstance(watchlist.get("query"), str):
-            names = {str(e.get("name")) for e in entities} | set(concepts)
-            yield from _check_query(names, i, watchlist["query"])
+            entity_names = {str(e.get("name")) for e in entities}
+            yield from _check_query(set(concepts), entity_names, i, watchlist["query"])
     for name in sinks:
         if not re.match(_NAME, name):
             yield Problem(f"sinks.{name}", "a sink name uses letters, digits, '-', '_' and '.'")
@@ -392,7 +392,7 @@ def _unique(key: str, names: list[Any]) -> Iterator[Problem]:
             first[name] = i
 
 
-def _check_query(known: set[str], index: int, query: str) -> Iterator[Problem]:
+def _check_query(concepts: set[str], entities: set[str], index: int, query: str) -> Iterator[Problem]:
     from service.match import parse_query, query_references
 
     path = f"watchlists[{index}].query"
@@ -402,5 +402,7 @@ def _check_query(known: set[str], index: int, query: str) -> Iterator[Problem]:
         yield Problem(path, exc.reason, exc.column)
         return
     for name, column in query_references(parsed):
-        if name not in known:
+        if name in concepts and name in entities:
+            yield Problem(path, f"@{name} is both a concept and an entity; rename one", column)
+        elif name not in concepts and name not in entities:
             yield Problem(path, f"@{name} is neither a concept nor an entity", column)
