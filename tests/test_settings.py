@@ -110,6 +110,11 @@ ERRORS = [
         ": watchlists[0].query (column 1): @nothing is neither a concept nor an entity",
     ),
     (
+        "ambiguous reference",
+        "[concepts]\nerbil=['x']\n[[entities]]\nname='erbil'\n[[watchlists]]\nname='w'\nquery='@erbil'\n",
+        ": watchlists[0].query (column 1): @erbil is both a concept and an entity",
+    ),
+    (
         "missing variable",
         "[service]\nstore='${NO_SUCH_VAR}'\n",
         ": service.store: environment variable NO_SUCH_VAR is not set",
