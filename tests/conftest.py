@@ -13,6 +13,8 @@ import redis.asyncio as aioredis
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
+pytest_plugins = ["tests.peers"]
+
 REDIS_URL = os.environ.get("NEWSALERT_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 

@@ -16,7 +16,7 @@ from service.errors import PermanentDeliveryError, RetryLater
 from service.sinks.smtp import EmailSink
 from service.sinks.telegram import TelegramSink
 from service.sinks.webhook import WebhookSink
-from tests.sinks.conftest import BotApi, Mailbox, Receiver, json_of
+from tests.peers import BotApi, Mailbox, Receiver, json_of
 from tests.sinks.test_render import make_alert
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()

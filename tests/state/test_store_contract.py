@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,11 +13,14 @@ import redis.asyncio as aioredis
 from service.errors import StoreLockedError
 from service.models import Alert, FeedState, Hit, Item, Match
 from service.state.embedded import EmbeddedStore
-from service.state.protocol import DeliveryStatus, Store
+from service.state.fingerprint import Fingerprint, fingerprint, story_id_for
+from service.state.protocol import DeliveryStatus, Store, StoryMatch
 from service.state.redis_store import RedisStore
-from tests.conftest import REDIS_URL
+from tests.conftest import FIXTURES, REDIS_URL
+from tests.state.conftest import FIXTURES as STATE_FIXTURES
 
 NOW = datetime(2021, 6, 10, 8, 0, tzinfo=UTC)
+STORY_TTL = 7200.0
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -25,9 +29,9 @@ async def store(
 ) -> AsyncIterator[Store]:
     backend: Store
     if request.param == "embedded":
-        backend = EmbeddedStore(tmp_path / "state", seen_ttl=3600)
+        backend = EmbeddedStore(tmp_path / "state", seen_ttl=3600, story_ttl=STORY_TTL)
     else:
-        backend = RedisStore(REDIS_URL, seen_ttl=3600, prefix=redis_prefix)
+        backend = RedisStore(REDIS_URL, seen_ttl=3600, story_ttl=STORY_TTL, prefix=redis_prefix)
     await backend.open()
     yield backend
     await backend.close()
@@ -41,7 +45,9 @@ def make_alert(alert_id: str = "a1", title: str = "قاآني يصل بغداد"
 
 async def test_feed_state_round_trips(store: Store) -> None:
     assert await store.get_feed_state("f") is None
-    state = FeedState("f", url="https://new.example/", etag='W/"x"', next_poll=NOW, failures=2, first_polled=NOW)
+    state = FeedState(
+        "f", url="https://new.example/", etag='W/"x"', next_poll=NOW, failures=2, first_polled=NOW
+    )
     await store.put_feed_state(state)
     assert await store.get_feed_state("f") == state
     assert await store.all_feed_states() == [state]
@@ -74,7 +80,11 @@ async def test_delivered_and_parked_deliveries_are_no_longer_due(store: Store) -
     later = await store.due_deliveries(NOW + timedelta(minutes=5))
     assert [(d.sink, d.attempts, d.last_error) for d in later] == [("s3", 1, "HTTP 503")]
     by_status = {d.sink: d.status for d in await store.deliveries()}
-    assert by_status == {"s1": DeliveryStatus.DELIVERED, "s2": DeliveryStatus.PARKED, "s3": DeliveryStatus.PENDING}
+    assert by_status == {
+        "s1": DeliveryStatus.DELIVERED,
+        "s2": DeliveryStatus.PARKED,
+        "s3": DeliveryStatus.PENDING,
+    }
     parked = await store.deliveries(DeliveryStatus.PARKED)
     assert [d.last_error for d in parked] == ["HTTP 400: bad"]
 
@@ -113,3 +123,145 @@ async def test_the_embedded_store_keeps_state_across_reopening(tmp_path: Path) -
         assert await second.enqueue_alert(make_alert(), ["s"], NOW) is False
     finally:
         await second.close()
+
+
+# -- stories ----------------------------------------------------------------------------------------
+
+
+def fixture_fp(name: str) -> Fingerprint:
+    found = fingerprint("", text_of(name))
+    assert found is not None
+    return found
+
+
+def text_of(name: str) -> str:
+    path = FIXTURES / name if name == "seed-article.txt" else STATE_FIXTURES / name
+    return path.read_text(encoding="utf-8")
+
+
+async def test_a_syndicated_copy_joins_the_first_copys_story_and_lists_both_outlets(store: Store) -> None:
+    first = await store.find_or_add_story("shafaq\x1f1", fixture_fp("seed-article.txt"), "shafaq", NOW)
+    assert first == StoryMatch(story_id_for("shafaq\x1f1"), True, ("shafaq",))
+    copy = await store.find_or_add_story("mada\x1f9", fixture_fp("seed-syndicated.txt"), "mada", NOW)
+    assert copy == StoryMatch(first.story_id, False, ("shafaq", "mada"))
+
+
+async def test_two_different_attacks_at_the_same_airport_are_two_stories(store: Store) -> None:
+    a = await store.find_or_add_story("f\x1fa", fixture_fp("airport-attack-a.txt"), "f", NOW)
+    b = await store.find_or_add_story("g\x1fb", fixture_fp("airport-attack-b.txt"), "g", NOW)
+    assert a.is_new and b.is_new
+    assert a.story_id != b.story_id
+    english = await store.find_or_add_story("h\x1fe", fixture_fp("seed-english.txt"), "h", NOW)
+    assert english.is_new
+
+
+async def test_the_same_item_key_always_lands_in_the_same_story(store: Store) -> None:
+    seed, copy = fixture_fp("seed-article.txt"), fixture_fp("seed-syndicated.txt")
+    first = await store.find_or_add_story("a\x1f1", seed, "a", NOW)
+    joined = await store.find_or_add_story("b\x1f2", copy, "b", NOW)
+    assert await store.find_or_add_story("a\x1f1", seed, "a", NOW) == StoryMatch(
+        first.story_id, True, ("a", "b")
+    )
+    assert await store.find_or_add_story("b\x1f2", copy, "b", NOW) == joined
+
+
+async def test_an_outlet_reporting_a_story_twice_is_listed_once(store: Store) -> None:
+    await store.find_or_add_story("a\x1f1", fixture_fp("seed-article.txt"), "a", NOW)
+    again = await store.find_or_add_story("a\x1f2", fixture_fp("seed-syndicated.txt"), "a", NOW)
+    assert again.outlets == ("a",)
+    assert not again.is_new
+
+
+async def test_an_item_without_a_fingerprint_is_a_story_of_its_own(store: Store) -> None:
+    alone = await store.find_or_add_story("a\x1f1", None, "a", NOW)
+    assert alone == StoryMatch(story_id_for("a\x1f1"), True, ("a",))
+    assert await store.find_or_add_story("a\x1f1", None, "a", NOW) == alone
+    other = await store.find_or_add_story("b\x1f1", None, "b", NOW)
+    assert other.story_id != alone.story_id
+
+
+async def test_a_story_is_forgotten_story_ttl_after_its_latest_copy(store: Store) -> None:
+    seed, copy = fixture_fp("seed-article.txt"), fixture_fp("seed-syndicated.txt")
+    first = await store.find_or_add_story("a\x1f1", seed, "a", NOW)
+    later = NOW + timedelta(seconds=STORY_TTL * 0.9)
+    assert (await store.find_or_add_story("b\x1f1", copy, "b", later)).story_id == first.story_id
+    # The copy kept the story alive past the first copy's own TTL...
+    third = await store.find_or_add_story("c\x1f1", seed, "c", NOW + timedelta(seconds=STORY_TTL * 1.5))
+    assert third.story_id == first.story_id
+    # ...and once no copy came for a whole TTL, the same text starts a new story.
+    gone = NOW + timedelta(seconds=STORY_TTL * 2.6)
+    assert (await store.find_or_add_story("d\x1f1", seed, "d", gone)).is_new
+
+
+async def test_copies_added_at_the_same_instant_end_as_one_story(store: Store) -> None:
+    texts = ["seed-article.txt", "seed-syndicated.txt"] * 4
+    found = await asyncio.gather(
+        *(store.find_or_add_story(f"f{i}\x1f{i}", fixture_fp(t), f"f{i}", NOW) for i, t in enumerate(texts))
+    )
+    assert len({m.story_id for m in found}) == 1
+    assert sum(m.is_new for m in found) == 1
+
+
+# -- schedule and leases ------------------------------------------------------------------------------
+
+
+async def test_due_feeds_lists_feeds_due_by_now_most_overdue_first(store: Store) -> None:
+    await store.schedule_feed("later", NOW + timedelta(minutes=5))
+    await store.schedule_feed("now", NOW)
+    await store.schedule_feed("overdue", NOW - timedelta(minutes=5))
+    assert await store.due_feeds(NOW, 10) == ["overdue", "now"]
+    assert await store.due_feeds(NOW, 1) == ["overdue"]
+    await store.schedule_feed("overdue", NOW + timedelta(minutes=10))
+    await store.unschedule_feed("now")
+    assert await store.due_feeds(NOW + timedelta(minutes=6), 10) == ["later"]
+
+
+async def test_a_held_lease_is_refused_to_another_owner_until_released(store: Store) -> None:
+    token = await store.acquire_lease("f", "a", 30, NOW)
+    assert token is not None
+    assert await store.acquire_lease("f", "b", 30, NOW) is None
+    await store.release_lease("f", "b", token)  # not b's lease: nothing happens
+    assert await store.acquire_lease("f", "b", 30, NOW) is None
+    await store.release_lease("f", "a", token)
+    second = await store.acquire_lease("f", "b", 30, NOW)
+    assert second is not None and second > token
+    assert await store.acquire_lease("other-feed", "a", 30, NOW) is not None
+
+
+async def test_an_expired_lease_is_taken_over_and_its_old_holder_can_neither_renew_nor_release_it(
+    store: Store,
+) -> None:
+    old = await store.acquire_lease("f", "a", 0.15, clock())
+    assert old is not None
+    await asyncio.sleep(0.25)
+    new = await store.acquire_lease("f", "b", 30, clock())
+    assert new is not None and new > old
+    assert await store.renew_lease("f", "a", old, 30, clock()) is False
+    await store.release_lease("f", "a", old)
+    assert await store.acquire_lease("f", "c", 30, clock()) is None
+
+
+async def test_a_renewed_lease_outlives_its_first_ttl(store: Store) -> None:
+    token = await store.acquire_lease("f", "a", 0.3, clock())
+    assert token is not None
+    await asyncio.sleep(0.15)
+    assert await store.renew_lease("f", "a", token, 30, clock()) is True
+    await asyncio.sleep(0.25)
+    assert await store.acquire_lease("f", "b", 30, clock()) is None
+
+
+async def test_fencing_refuses_a_feed_state_write_from_a_stale_lease_holder(store: Store) -> None:
+    stale = await store.acquire_lease("f", "a", 0.1, clock())
+    assert stale is not None
+    await asyncio.sleep(0.15)
+    current = await store.acquire_lease("f", "b", 30, clock())
+    assert current is not None
+    assert await store.put_feed_state_fenced(FeedState("f", etag="new"), current) is True
+    assert await store.put_feed_state_fenced(FeedState("f", etag="stale"), stale) is False
+    assert await store.get_feed_state("f") == FeedState("f", etag="new")
+    assert [s.name for s in await store.all_feed_states()] == ["f"]
+
+
+def clock() -> datetime:
+    """Lease expiry runs on real time in Redis (PX), so lease tests pass the real time as `now`."""
+    return datetime.now(UTC)

@@ -1,4 +1,5 @@
-"""Loopback peers for delivery tests: a webhook receiver, a Bot API fake, an SMTP server."""
+"""Loopback peers for delivery tests, as fixtures for the whole suite: a webhook receiver, a Bot API fake
+that follows the Bot API documentation, and an SMTP server (aiosmtpd)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,206 @@
+"""The Redis store against real trouble: restarts, killed connections, passwords, TLS, replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+
+from service.errors import StoreError
+from service.models import FeedState
+from service.state.fingerprint import fingerprint
+from service.state.redis_store import RedisStore, redact_url
+from tests.conftest import FIXTURES as SHARED_FIXTURES
+from tests.conftest import REDIS_URL
+from tests.state.conftest import FIXTURES, RedisServer, free_port
+
+NOW = datetime(2021, 6, 10, 8, 0, tzinfo=UTC)
+StartServer = Callable[..., RedisServer]
+
+
+@pytest.fixture
+async def opened() -> AsyncIterator[Callable[..., RedisStore]]:
+    """Open RedisStores on any URL; every one is closed afterwards."""
+    stores: list[RedisStore] = []
+
+    def open_store(url: str, **options: object) -> RedisStore:
+        store = RedisStore(url, prefix="t:", **options)  # type: ignore[arg-type]
+        stores.append(store)
+        return store
+
+    yield open_store
+    for store in stores:
+        await store.close()
+
+
+async def test_a_restarted_server_without_persistence_is_reconnected_and_found_empty(
+    redis_server: StartServer, opened: Callable[..., RedisStore]
+) -> None:
+    server = redis_server()
+    store = opened(server.url)
+    await store.open()
+    await store.put_feed_state(FeedState("f", etag="x"))
+    first = await store.acquire_lease("f", "a", 30, NOW)
+    server.restart()
+    assert await store.get_feed_state("f") is None
+    await store.put_feed_state(FeedState("f", etag="y"))
+    assert await store.get_feed_state("f") == FeedState("f", etag="y")
+    # Scripts the new server never saw are loaded again, and fencing tokens still only grow.
+    second = await store.acquire_lease("f", "a", 30, NOW)
+    assert first is not None and second is not None and second > first
+    assert await store.put_feed_state_fenced(FeedState("f"), first) is False
+
+
+async def test_killed_client_connections_are_reopened_mid_use_without_an_error(
+    redis_server: StartServer, opened: Callable[..., RedisStore]
+) -> None:
+    server = redis_server()
+    store = opened(server.url)
+    await store.open()
+    admin = aioredis.Redis(port=server.port)
+    kills_done = asyncio.Event()
+    batches = 0
+
+    async def poll_feeds() -> None:
+        nonlocal batches
+        while not kills_done.is_set():
+            ids = [f"{batches}-{i}" for i in range(50)]
+            assert await store.unseen_items("f", ids, NOW) == ids
+            await store.remember_items("f", ids, NOW)
+            await store.find_or_add_story(f"f\x1f{batches}", None, "f", NOW)
+            batches += 1
+
+    polling = asyncio.create_task(poll_feeds())
+    killed = 0
+    try:
+        # Kills further apart than the first retry's backoff (0.1 s): each finds a live connection.
+        for _ in range(4):
+            await asyncio.sleep(0.15)
+            killed += await admin.client_kill_filter(_type="normal", skipme=True)
+        kills_done.set()
+        await polling
+    finally:
+        await admin.aclose()
+    assert killed >= 3
+    assert await store.unseen_items("f", ["0-0", f"{batches - 1}-49", "new"], NOW) == ["new"]
+
+
+async def test_the_store_names_its_connections_for_client_list(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    store = RedisStore(REDIS_URL, prefix=redis_prefix)
+    await store.open()
+    try:
+        await store.ping()
+        clients = await redis_client.client_list()
+        assert any(c["name"] == "newsalert" for c in clients)
+    finally:
+        await store.close()
+
+
+async def test_an_unreachable_server_raises_store_error_after_the_retries(
+    opened: Callable[..., RedisStore],
+) -> None:
+    store = opened(f"redis://127.0.0.1:{free_port()}/0")
+    await store.open()
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="redis"):
+        await store.ping()
+    assert time.monotonic() - started >= 1.0  # it backed off and retried before giving up
+
+
+async def test_a_password_and_a_database_number_in_the_url_are_honoured(
+    redis_server: StartServer, opened: Callable[..., RedisStore]
+) -> None:
+    server = redis_server("--requirepass", "s3cret")
+    store = opened(f"redis://:s3cret@127.0.0.1:{server.port}/3")
+    await store.open()
+    await store.put_feed_state(FeedState("f", etag="x"))
+    db3, db0 = (aioredis.Redis(port=server.port, password="s3cret", db=n) for n in (3, 0))
+    try:
+        assert await db3.exists("t:feed:f") == 1
+        assert await db0.exists("t:feed:f") == 0
+    finally:
+        await db3.aclose()
+        await db0.aclose()
+
+
+async def test_a_wrong_password_is_a_store_error_that_does_not_show_the_password(
+    redis_server: StartServer, opened: Callable[..., RedisStore]
+) -> None:
+    server = redis_server("--requirepass", "s3cret")
+    store = opened(f"redis://:not-it@127.0.0.1:{server.port}/0")
+    await store.open()
+    with pytest.raises(StoreError) as caught:
+        await store.ping()
+    assert "not-it" not in str(caught.value)
+    assert "not-it" not in repr(store)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:pw@host:6379/0", "redis://:***@host:6379/0"),
+        ("rediss://user:pw@host/1", "rediss://user:***@host/1"),
+        ("redis://host:6379/0", "redis://host:6379/0"),
+    ],
+)
+def test_urls_are_shown_without_their_password(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+async def test_rediss_urls_connect_over_tls(
+    redis_server: StartServer, opened: Callable[..., RedisStore], tmp_path: Path
+) -> None:
+    cert, key = _self_signed_certificate(tmp_path)
+    try:
+        server = redis_server(
+            "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-auth-clients", "no", tls=True
+        )
+    except RuntimeError:
+        pytest.skip("this redis-server was built without TLS")
+    store = opened(f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={cert}")
+    await store.open()
+    await store.put_feed_state(FeedState("f", etag="tls"))
+    assert await store.get_feed_state("f") == FeedState("f", etag="tls")
+
+
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not on PATH")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    command = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    command += ["-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"]
+    command += ["-addext", "subjectAltName=IP:127.0.0.1"]
+    subprocess.run(command, check=True, capture_output=True)
+    return cert, key
+
+
+async def test_two_replicas_adding_copies_at_the_same_instant_end_with_one_story(
+    redis_prefix: str, redis_client: aioredis.Redis
+) -> None:
+    seed = fingerprint("", (SHARED_FIXTURES / "seed-article.txt").read_text(encoding="utf-8"))
+    copy = fingerprint("", (FIXTURES / "seed-syndicated.txt").read_text(encoding="utf-8"))
+    for round_ in range(10):
+        # Two clients (two replicas) on a fresh key space each round, racing one another.
+        replicas = [RedisStore(REDIS_URL, prefix=f"{redis_prefix}{round_}:") for _ in range(2)]
+        for replica in replicas:
+            await replica.open()
+        try:
+            a, b = await asyncio.gather(
+                replicas[0].find_or_add_story("a\x1f1", seed, "a", NOW),
+                replicas[1].find_or_add_story("b\x1f1", copy, "b", NOW),
+            )
+        finally:
+            for replica in replicas:
+                await replica.close()
+        first, second = (a, b) if a.is_new else (b, a)
+        assert not second.is_new and second.story_id == first.story_id
+        assert second.outlets == (*first.outlets, "b" if first is a else "a")
