@@ -206,6 +206,7 @@ class EnvOverrides(BaseSettings):
 
     config: str | None = None
     store: str | None = None
+    http_host: str | None = None
     http_port: int | None = None
     log_format: Literal["json", "console"] | None = None
 
@@ -288,7 +289,7 @@ def _apply_env_overrides(
             problems.append(Problem(f"(environment {var})", _message(err)))
         return data
     service = dict(data.get("service") or {})
-    for key in ("store", "http_port", "log_format"):
+    for key in ("store", "http_host", "http_port", "log_format"):
         value = getattr(overrides, key)
         if value is not None:
             service[key] = value
@@ -313,7 +314,7 @@ def _resolve_file_urls(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def _env_subset(env: Mapping[str, str]) -> dict[str, str]:
     """Only the NEWSALERT_* variables we know, passed explicitly so tests can hand in their own mapping."""
-    keys = ("config", "store", "http_port", "log_format")
+    keys = ("config", "store", "http_host", "http_port", "log_format")
     return {k: env[f"NEWSALERT_{k.upper()}"] for k in keys if f"NEWSALERT_{k.upper()}" in env}
 
 
