@@ -56,6 +56,14 @@ class FileStamp:
         return cls(stat.st_size, stat.st_mtime, digest)
 
 
+def _warm_up() -> None:
+    """Load the language model now, not inside the first poll that meets news (seconds, once)."""
+    from service.text import detect_language
+
+    detect_language("warming up the language model before the first poll")
+    detect_language("تحميل نموذج اللغة قبل أول استطلاع للخلاصات")
+
+
 class Service:
     def __init__(
         self, config_path: str, config: Config, log: Any, *, clock: Callable[[], datetime] = utcnow
@@ -85,6 +93,7 @@ class Service:
         await store.open()
         try:
             await store.ping()
+            await asyncio.to_thread(_warm_up)
             return await self._run_with(store)
         finally:
             await store.close()
