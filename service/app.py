@@ -158,13 +158,14 @@ class Service:
 
     async def _deliver_forever(self, outbox: Outbox, store: Any) -> None:
         while not self._stop.is_set():
+            # Cleared before the pass: an alert enqueued during it wakes the next pass at once.
+            self._wake_outbox.clear()
             try:
                 await outbox.deliver_due()
                 self._store_error = None
             except StoreError as exc:
                 self._store_error = str(exc)
                 self._log.error("store_unavailable", error=str(exc))
-            self._wake_outbox.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_outbox.wait(), TICK_SECONDS)
 
@@ -224,6 +225,7 @@ class Service:
         try:
             config = await asyncio.to_thread(load_config, self._path)
             matcher = await asyncio.to_thread(compile_matcher, config.watchlist_defs(), config.vocabulary())
+            new_sinks = compose.build_sinks(config, self._session)
         except ConfigError as exc:
             self.metrics.reloads.labels("failed").inc()
             for problem in exc.problems:
@@ -231,7 +233,6 @@ class Service:
             return False
         self._warn_about_restart_only_keys(config)
         self._matcher, self._routes = matcher, config.routes()
-        new_sinks = compose.build_sinks(config, self._session)
         self._sinks.clear()
         self._sinks.update(new_sinks)
         feeds = config.feed_defs()

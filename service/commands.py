@@ -18,7 +18,7 @@ from service.errors import UserError
 from service.match import compile_matcher
 from service.models import Alert, Hit, Item, Match
 from service.pipeline import Pipeline, Schedule, alert_id
-from service.settings import Config, ConsoleSink, EmailSink, TelegramSink, WebhookSink
+from service.settings import AppriseSink, Config, ConsoleSink, EmailSink, TelegramSink, WebhookSink
 from service.sinks.base import Sink
 from service.sinks.outbox import Outbox
 from service.state.protocol import DeliveryStatus, Store
@@ -36,6 +36,7 @@ def utcnow() -> datetime:
 
 def print_check(path: str, config: Config) -> int:
     compile_matcher(config.watchlist_defs(), config.vocabulary())
+    asyncio.run(_build_sinks_once(config))
     out = [f"{path}: valid", f"store: {compose.describe_store(config.service.store)}"]
     http = (
         "off" if config.service.http_port == 0 else f"{config.service.http_host}:{config.service.http_port}"
@@ -66,19 +67,31 @@ def print_check(path: str, config: Config) -> int:
     return 0
 
 
+async def _build_sinks_once(config: Config) -> None:
+    """Build every sink (templates compiled, CA files read) and drop them: no message is sent."""
+    async with compose.sink_session() as session:
+        compose.build_sinks(config, session)
+
+
 def _describe_sink(sink: Any) -> str:
     """What a sink is, never its secrets (tokens, passwords, signing keys)."""
     if isinstance(sink, TelegramSink):
         thread = f", topic {sink.message_thread_id}" if sink.message_thread_id else ""
-        return f"telegram  chat {sink.chat_id}{thread} via {sink.api_url} (token set)"
+        template = ", own template" if sink.template else ""
+        return f"telegram  chat {sink.chat_id}{thread} via {sink.api_url} (token set{template})"
     if isinstance(sink, WebhookSink):
         signed = "signed" if sink.secret else "unsigned"
         return f"webhook  {sink.format}, {signed}, {_redact_url(sink.url)}"
     if isinstance(sink, EmailSink):
         login = f", login {sink.username}" if sink.username else ""
+        login += f", digest every {_duration(sink.digest)}" if sink.digest else ""
         return (
             f"email  {sink.host}:{sink.port} ({sink.tls}{login}) from {sink.sender} to {', '.join(sink.to)}"
         )
+    if isinstance(sink, AppriseSink):
+        # Apprise URLs carry their credentials: only the schemes are shown.
+        schemes = ", ".join(sorted({u.get_secret_value().partition("://")[0] + "://" for u in sink.urls}))
+        return f"apprise  {len(sink.urls)} URL(s): {schemes}"
     assert isinstance(sink, ConsoleSink)
     return "console  standard output"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -9,10 +10,14 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 
 from service import __version__
+from service.errors import ConfigError, Problem
 from service.feeds.fetch import Fetcher, FetchLimits
 from service.settings import (
     DEFAULT_STATE_DIR,
     Config,
+)
+from service.settings import (
+    AppriseSink as AppriseSinkConfig,
 )
 from service.settings import (
     ConsoleSink as ConsoleSinkConfig,
@@ -26,7 +31,7 @@ from service.settings import (
 from service.settings import (
     WebhookSink as WebhookSinkConfig,
 )
-from service.sinks.base import Sink
+from service.sinks.base import Sink, SinkConfigError
 from service.sinks.console import ConsoleSink
 from service.sinks.smtp import EmailSink
 from service.sinks.telegram import TelegramSink
@@ -89,13 +94,25 @@ def _telegram(name: str, c: TelegramSinkConfig, session: aiohttp.ClientSession) 
         api_url=c.api_url,
         message_thread_id=c.message_thread_id,
         disable_preview=c.disable_web_page_preview,
+        preview_size=c.link_preview_size,
+        preview_above_text=c.link_preview_above_text,
         disable_notification=c.disable_notification,
+        template=c.template,
     )
 
 
 def _webhook(name: str, c: WebhookSinkConfig, session: aiohttp.ClientSession) -> Sink:
     secret = c.secret.get_secret_value() if c.secret else None
-    return WebhookSink(name, session, url=c.url, format=c.format, secret=secret, timeout=c.timeout)
+    return WebhookSink(
+        name,
+        session,
+        url=c.url,
+        format=c.format,
+        secret=secret,
+        timeout=c.timeout,
+        concurrency=c.concurrency,
+        template=c.template,
+    )
 
 
 def _email(name: str, c: EmailSinkConfig, session: aiohttp.ClientSession) -> Sink:
@@ -109,11 +126,35 @@ def _email(name: str, c: EmailSinkConfig, session: aiohttp.ClientSession) -> Sin
         username=c.username,
         password=c.password.get_secret_value() if c.password else None,
         timeout=c.timeout,
+        tls_context=_tls_context(name, c.ca_file),
+        digest=c.digest,
+        subject_template=c.subject_template,
+        text_template=c.text_template,
+        html_template=c.html_template,
     )
+
+
+def _tls_context(name: str, ca_file: str | None) -> ssl.SSLContext | None:
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise SinkConfigError(f"sinks.{name}.ca_file", f"cannot load the CA file: {exc}") from exc
 
 
 def _console(name: str, c: ConsoleSinkConfig, session: aiohttp.ClientSession) -> Sink:
     return ConsoleSink(name)
+
+
+def _apprise(name: str, c: AppriseSinkConfig, session: aiohttp.ClientSession) -> Sink:
+    try:
+        from service.sinks.apprise_sink import AppriseSink
+    except ImportError as exc:
+        raise SinkConfigError(
+            f"sinks.{name}.type", "Apprise is not installed: pip install 'newsalert[apprise]'"
+        ) from exc
+    return AppriseSink(name, urls=[u.get_secret_value() for u in c.urls], template=c.template)
 
 
 SINK_BUILDERS: Mapping[str, SinkBuilder] = {
@@ -121,11 +162,23 @@ SINK_BUILDERS: Mapping[str, SinkBuilder] = {
     "webhook": _webhook,
     "email": _email,
     "console": _console,
+    "apprise": _apprise,
 }
 
 
 def build_sinks(config: Config, session: aiohttp.ClientSession) -> dict[str, Sink]:
-    return {name: SINK_BUILDERS[c.type](name, c, session) for name, c in config.sinks.items()}
+    """Every configured sink; a sink that cannot be built (a bad template, CA file or Apprise URL) is a
+    config problem, reported with the others."""
+    sinks: dict[str, Sink] = {}
+    problems: list[Problem] = []
+    for name, c in config.sinks.items():
+        try:
+            sinks[name] = SINK_BUILDERS[c.type](name, c, session)
+        except SinkConfigError as exc:
+            problems.append(Problem(exc.path, exc.reason))
+    if problems:
+        raise ConfigError(config.source, problems)
+    return sinks
 
 
 def sink_session() -> aiohttp.ClientSession:

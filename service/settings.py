@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pydantic
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.errors import ConfigError, Problem, QuerySyntaxError
@@ -119,7 +119,10 @@ class TelegramSink(_Strict):
     api_url: str = "https://api.telegram.org"
     message_thread_id: int | None = None
     disable_web_page_preview: bool = False
+    link_preview_size: Literal["auto", "small", "large"] = "auto"
+    link_preview_above_text: bool = False
     disable_notification: bool = False
+    template: str | None = None
 
 
 class WebhookSink(_Strict):
@@ -128,6 +131,8 @@ class WebhookSink(_Strict):
     format: Literal["json", "slack", "discord"] = "json"
     secret: SecretStr | None = None
     timeout: Duration = 10.0
+    concurrency: int = Field(1, ge=1, le=64)
+    template: str | None = None
 
     @field_validator("url")
     @classmethod
@@ -147,16 +152,38 @@ class EmailSink(_Strict):
     sender: str = Field(alias="from")
     to: list[str] = Field(min_length=1)
     timeout: Duration = 30.0
+    digest: Duration | None = None
+    subject_template: str | None = None
+    text_template: str | None = None
+    html_template: str | None = None
+    ca_file: str | None = None
+
+    @field_validator("digest")
+    @classmethod
+    def _positive_digest(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("a digest window must be longer than zero (or leave it out)")
+        return value
 
 
 class ConsoleSink(_Strict):
     type: Literal["console"]
 
 
-SinkConfig = Annotated[TelegramSink | WebhookSink | EmailSink | ConsoleSink, Field(discriminator="type")]
+class AppriseSink(_Strict):
+    type: Literal["apprise"]
+    urls: list[SecretStr] = Field(min_length=1)
+    template: str | None = None
+
+
+SinkConfig = Annotated[
+    TelegramSink | WebhookSink | EmailSink | ConsoleSink | AppriseSink, Field(discriminator="type")
+]
 
 
 class Config(_Strict):
+    _source: str = PrivateAttr(default="config")
+
     service: ServiceConfig = ServiceConfig()
     feeds: list[FeedConfig] = []
     concepts: dict[str, list[str]] = {}
@@ -164,6 +191,11 @@ class Config(_Strict):
     entities: list[EntityConfig] = []
     watchlists: list[WatchlistConfig] = []
     sinks: dict[str, SinkConfig] = {}
+
+    @property
+    def source(self) -> str:
+        """The file this config was read from (for messages about it)."""
+        return self._source
 
     def vocabulary(self) -> Vocabulary:
         return Vocabulary(
@@ -227,6 +259,7 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
     if problems:
         raise ConfigError(file, problems)
     assert config is not None
+    config._source = file
     return config
 
 
@@ -326,7 +359,7 @@ def _validate(data: dict[str, Any], problems: list[Problem]) -> Config | None:
         return None
 
 
-_SINK_TAGS = {"telegram", "webhook", "email", "console"}
+_SINK_TAGS = {"telegram", "webhook", "email", "console", "apprise"}
 
 
 def _loc_path(loc: Sequence[int | str]) -> str:
@@ -347,9 +380,9 @@ def _message(err: Any) -> str:
     if kind == "missing":
         return "missing required key"
     if kind == "union_tag_invalid":
-        return f"unknown sink type {err['input'].get('type')!r} (use telegram, webhook, email or console)"
+        return f"unknown sink type {err['input'].get('type')!r} (use telegram, webhook, email, console or apprise)"
     if kind == "union_tag_not_found":
-        return "missing required key 'type' (telegram, webhook, email or console)"
+        return "missing required key 'type' (telegram, webhook, email, console or apprise)"
     message = str(err["msg"])
     return message.removeprefix("Value error, ")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -102,11 +103,12 @@ async def test_check_never_shows_secrets(tmp_path: Path) -> None:
         "[sinks.h]\ntype='webhook'\nurl='https://hooks.slack.example/services/T0/B0/SECRETPATH'\nsecret='${HOOK}'\n"
         "[sinks.m]\ntype='email'\nhost='smtp.example'\nusername='u'\npassword='${PW}'\nfrom='a@example.org'\nto=['b@example.org']\n"
     )
+    hook_secret = "whsec_" + base64.b64encode(b"signing-key-material-32-bytes!!").decode()
     code, out, err = await newsalert(
-        "check", "--config", str(path), TOKEN="123:TOKENVALUE", HOOK="whsec_SIGNINGKEY", PW="MAILPASSWORD"
+        "check", "--config", str(path), TOKEN="123:TOKENVALUE", HOOK=hook_secret, PW="MAILPASSWORD"
     )
     assert code == 0, err
-    for secret in ("TOKENVALUE", "SIGNINGKEY", "MAILPASSWORD", "hunter2-redis", "SECRETPATH"):
+    for secret in ("TOKENVALUE", hook_secret[6:], "MAILPASSWORD", "hunter2-redis", "SECRETPATH"):
         assert secret not in out and secret not in err
 
 
@@ -271,3 +273,19 @@ async def test_feeds_import_prints_feed_blocks(tmp_path: Path) -> None:
     code, out, _ = await newsalert("feeds", "import", str(opml))
     assert code == 0
     assert "[[feeds]]" in out and 'url = "https://shafaq.example/rss"' in out
+
+
+async def test_check_refuses_a_sink_that_cannot_be_built_and_hides_apprise_credentials(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[sinks.t]\ntype='telegram'\nbot_token='1:x'\nchat_id='-1'\ntemplate='{{ alert.title '\n"
+        "[sinks.a]\ntype='apprise'\nurls=['mailto://user:APPRISEPASSWORD@example.org']\n"
+    )
+    code, out, err = await newsalert("check", "--config", str(path))
+    assert code == 2
+    assert f"{path}: sinks.t.template:" in err
+    path.write_text("[sinks.a]\ntype='apprise'\nurls=['json://user:APPRISEPASSWORD@127.0.0.1:9/x']\n")
+    code, out, err = await newsalert("check", "--config", str(path))
+    assert code == 0, err
+    assert "apprise  1 URL(s): json://" in out
+    assert "APPRISEPASSWORD" not in out + err

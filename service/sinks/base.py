@@ -1,13 +1,31 @@
-"""The interface every sink implements, and the helpers they share."""
+"""The interface every sink implements, and the helpers they share.
+
+A sink's `send` returns when the destination accepted the alert and raises otherwise:
+- `RetryLater` for a transient failure (with the delay the destination asked for, if any);
+- `Throttled` (a RetryLater) when the sink chose not to send yet to respect a rate limit: nothing was
+  attempted, so the outbox sets the sink aside for `delay` seconds without counting an attempt;
+- `PermanentDeliveryError` when this alert will never get through as it stands (it is parked).
+
+Optional attributes the outbox reads when present:
+- `concurrency` (int, default 1): deliveries in flight at once for this sink. 1 keeps its order.
+- `digest` (seconds or None) together with `send_batch(alerts)`: the outbox collects this sink's
+  deliveries until the window of the oldest closes, then hands them over in one call.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from service.errors import PermanentDeliveryError, RetryLater
 from service.models import Alert
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+# A destination asking for more than a day is not taken at its word (nor is a date in 2099).
+MAX_RETRY_AFTER = 86_400.0
 
 
 class Sink(Protocol):
@@ -20,6 +38,48 @@ class Sink(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
+class BatchSink(Protocol):
+    """A sink that can send several alerts as one message (an email digest)."""
+
+    name: str
+    digest: float | None
+
+    async def send_batch(self, alerts: Sequence[Alert]) -> None: ...
+
+
+class SinkConfigError(ValueError):
+    """A sink cannot be built from its settings (a template that does not compile, an unknown Apprise
+    URL). `path` is the config key (`sinks.ops.template`), `reason` what is wrong with it; the
+    composition root reports it as a config problem."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class Throttled(RetryLater):
+    """Not sent, on purpose: a rate limit says wait `delay` seconds. Not a failed attempt."""
+
+    delay: float
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message, delay)
+
+
+def concurrency_of(sink: object) -> int:
+    return max(1, int(getattr(sink, "concurrency", 1) or 1))
+
+
+def digest_of(sink: object) -> float | None:
+    """The digest window in seconds when this sink batches, else None."""
+    window = getattr(sink, "digest", None)
+    if isinstance(sink, BatchSink) and isinstance(window, int | float) and window > 0:
+        return float(window)
+    return None
+
+
 def classify_http(status: int, body: str, retry_after: float | None) -> None:
     """Raise the right error for a non-2xx answer from an HTTP endpoint (webhooks, Slack, Discord)."""
     snippet = " ".join(body.split())[:200]
@@ -28,20 +88,54 @@ def classify_http(status: int, body: str, retry_after: float | None) -> None:
     raise PermanentDeliveryError(f"HTTP {status}: {snippet}")
 
 
-def parse_retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds; an HTTP date is turned into seconds from now."""
+def parse_retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    from datetime import UTC, datetime
-    from email.utils import parsedate_to_datetime
-
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        return min(seconds, MAX_RETRY_AFTER) if 0 <= seconds < float("inf") else None
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return min(MAX_RETRY_AFTER, max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()))
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    """A small bounded mapping (oldest entries fall out): per-alert progress a sink keeps between
+    attempts. It lives in memory only, so a restart forgets it; each user documents what that costs."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        return self._data.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+    def drop(self, key: K) -> None:
+        self._data.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+def log_ambiguous(log: Any, sink: str, alert: str, error: str) -> None:
+    """The destination may have the message although we saw no answer: a retry may duplicate it once."""
+    log.warning("delivery_ambiguous", sink=sink, alert=alert, error=error)

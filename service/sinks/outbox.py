@@ -1,6 +1,22 @@
 """Sends what the store's outbox holds: every (alert, sink) ends delivered, or parked with its reason.
 
-Each sink works through its own queue, so a slow or broken sink never delays the others.
+- Each sink works through its own queue, all sinks at once, so a slow or broken sink never delays the
+  others within a pass; a sink spends at most `pass_budget` seconds of a pass, and what it did not reach
+  stays due for the next one.
+- One delivery in flight per sink keeps its alerts in order; a sink whose `concurrency` is above 1 (a
+  webhook receiver that takes several requests at once) gets that many, without the ordering.
+- A transient failure (RetryLater, a timeout) reschedules that delivery with exponential backoff and
+  jitter, never sooner than the sink asked (Retry-After, retry_after), and stops that sink's queue for
+  this pass; after `max_attempts` it is parked. A permanent failure parks at once. A delivery for a sink
+  no longer configured is parked.
+- `Throttled` (the sink's own pacing said "not yet") is not a failure: nothing is written, and the sink
+  is set aside until the wait is over, its queue untouched and still in order.
+- Digest (a sink with `digest` seconds and `send_batch`): a new delivery is held (rescheduled, with the
+  reason "held for the digest") until the window of the oldest held one closes; then every due delivery
+  of that sink goes out in one `send_batch` call (at most `digest_max` per call) and they are marked
+  delivered, retried or parked together. Holding is a store write, so a digest survives a restart; the
+  hold counts as an attempt in the store, which is why a digest sink gets one attempt more. After a
+  restart the open window is forgotten: alerts arriving then start a new window (two digests, no loss).
 """
 
 from __future__ import annotations
@@ -8,15 +24,19 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from service.errors import PermanentDeliveryError, RetryLater
-from service.sinks.base import Sink
+from service.sinks.base import MAX_RETRY_AFTER, BatchSink, Sink, Throttled, concurrency_of, digest_of
 from service.state.protocol import Delivery, Store
 from service.telemetry import NullTelemetry, Telemetry
+
+# A pass that found every sink with due work set aside waits this long at most before returning, so a
+# caller that loops on `deliver_due` until nothing is pending does not spin.
+IDLE_PAUSE_SECONDS = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +49,7 @@ class RetryPolicy:
         """Exponential backoff with full jitter in [50%, 100%], never sooner than the sink asked."""
         backoff = min(self.max_delay, self.base_delay * 2 ** max(0, attempts - 1))
         backoff *= 0.5 + rng.random() / 2
-        return float(max(backoff, asked or 0.0))
+        return float(max(backoff, min(asked or 0.0, MAX_RETRY_AFTER)))
 
 
 @dataclass(slots=True)
@@ -37,11 +57,13 @@ class DeliveryStats:
     delivered: int = 0
     retried: int = 0
     parked: int = 0
+    held: int = 0  # waiting for their digest window
+    throttled: int = 0  # sinks set aside by their own pacing
     by_sink: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
 
-    def count(self, sink: str, outcome: str) -> None:
-        setattr(self, outcome, getattr(self, outcome) + 1)
-        self.by_sink[sink][outcome] += 1
+    def count(self, sink: str, outcome: str, n: int = 1) -> None:
+        setattr(self, outcome, getattr(self, outcome) + n)
+        self.by_sink[sink][outcome] += n
 
 
 class Outbox:
@@ -56,6 +78,9 @@ class Outbox:
         rng: random.Random | None = None,
         send_timeout: float = 60.0,
         telemetry: Telemetry | None = None,
+        pass_budget: float = 5.0,
+        digest_max: int = 100,
+        idle_pause: float = IDLE_PAUSE_SECONDS,
     ) -> None:
         self._store = store
         self._sinks = sinks
@@ -65,6 +90,16 @@ class Outbox:
         self._rng = rng or random.Random()
         self._send_timeout = send_timeout
         self._telemetry: Telemetry = telemetry or NullTelemetry()
+        self._pass_budget = pass_budget
+        self._digest_max = max(1, digest_max)
+        self._idle_pause = idle_pause
+        self._paused: dict[str, datetime] = {}
+        self._windows: dict[str, datetime] = {}
+
+    def paused_until(self, sink: str) -> datetime | None:
+        """When a sink set aside by its pacing may send again (None: it is not set aside)."""
+        until = self._paused.get(sink)
+        return until if until is not None and until > self._clock() else None
 
     async def deliver_due(self, limit: int = 500) -> DeliveryStats:
         """One pass over every delivery that is due now."""
@@ -74,17 +109,48 @@ class Outbox:
         for delivery in due:
             queues[delivery.sink].append(delivery)
         await asyncio.gather(*(self._drain(sink, queue, stats) for sink, queue in queues.items()))
+        waits = [w for w in (self.paused_until(s) for s in queues) if w is not None]
+        if queues and len(waits) == len(queues):
+            pause = min(self._idle_pause, (min(waits) - self._clock()).total_seconds())
+            await asyncio.sleep(max(0.0, pause))
         return stats
 
     async def _drain(self, sink_name: str, queue: list[Delivery], stats: DeliveryStats) -> None:
         sink = self._sinks.get(sink_name)
-        for delivery in queue:
-            if sink is None:
+        if sink is None:
+            for delivery in queue:
                 await self._park(delivery, "the sink is no longer configured", stats)
-                continue
+            return
+        if self.paused_until(sink_name) is not None:
+            return
+        self._paused.pop(sink_name, None)
+        window = digest_of(sink)
+        if window is not None and isinstance(sink, BatchSink):
+            await self._drain_digest(sink, window, queue, stats)
+            return
+        deadline = asyncio.get_running_loop().time() + self._pass_budget
+        pending = iter(queue)
+        stop = asyncio.Event()
+        workers = min(concurrency_of(sink), len(queue))
+        await asyncio.gather(*(self._work(sink, pending, stop, deadline, stats) for _ in range(workers)))
+
+    async def _work(
+        self,
+        sink: Sink,
+        pending: Iterator[Delivery],
+        stop: asyncio.Event,
+        deadline: float,
+        stats: DeliveryStats,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        for delivery in pending:
+            if stop.is_set():
+                return
             if not await self._attempt(sink, delivery, stats):
-                # The sink is failing: leave the rest of its queue for the next pass.
-                break
+                # The sink is failing or pacing itself: leave the rest of its queue for a later pass.
+                stop.set()
+            if stop.is_set() or loop.time() >= deadline:
+                return
 
     async def _attempt(self, sink: Sink, delivery: Delivery, stats: DeliveryStats) -> bool:
         alert, attempt = delivery.alert, delivery.attempts + 1
@@ -92,32 +158,118 @@ class Outbox:
         started = self._clock()
         try:
             await asyncio.wait_for(sink.send(alert), self._send_timeout)
+        except Throttled as exc:
+            self._pause(sink.name, exc.delay, stats, log)
+            return False
         except PermanentDeliveryError as exc:
             await self._park(delivery, str(exc), stats)
             return True
         except (RetryLater, TimeoutError) as exc:
-            return not await self._retry(delivery, exc, stats, log)
-        await self._store.mark_delivered(alert.id, sink.name, self._clock())
-        stats.count(sink.name, "delivered")
-        elapsed = (self._clock() - started).total_seconds()
-        self._telemetry.delivery_finished(sink.name, "delivered", elapsed)
-        log.info("alert_delivered", duration_ms=int(elapsed * 1000))
+            await self._retry([delivery], exc, stats, log)
+            return False
+        except Exception as exc:  # a bug in a sink: keep its traceback, keep the alert
+            log.exception("sink_failed_unexpectedly")
+            await self._retry([delivery], exc, stats, log)
+            return False
+        await self._delivered([delivery], sink.name, started, stats, log)
         return True
 
-    async def _retry(self, delivery: Delivery, exc: Exception, stats: DeliveryStats, log: Any) -> bool:
-        """Schedule the next attempt (or park after too many); True when the sink looks unhealthy."""
-        attempts = delivery.attempts + 1
-        if attempts >= self._policy.max_attempts:
-            await self._park(delivery, f"gave up after {attempts} attempts: {exc}", stats)
+    # -- digests ----------------------------------------------------------------------------------
+
+    async def _drain_digest(
+        self, sink: BatchSink, window: float, queue: list[Delivery], stats: DeliveryStats
+    ) -> None:
+        now, span = self._clock(), timedelta(seconds=window)
+        # A delivery already held (or retried) is due because its window closed; a new one is due at
+        # once and waits unless it has sat in the store longer than a window (after downtime).
+        ready: list[Delivery] = []
+        waiting: list[Delivery] = []
+        for d in queue:
+            (ready if d.attempts > 0 or (d.next_attempt or now) + span <= now else waiting).append(d)
+        if waiting:
+            await self._hold(sink.name, waiting, span, stats)
+        for start in range(0, len(ready), self._digest_max):
+            if not await self._attempt_batch(sink, ready[start : start + self._digest_max], stats):
+                return
+
+    async def _hold(self, sink: str, waiting: list[Delivery], span: timedelta, stats: DeliveryStats) -> None:
+        now = self._clock()
+        close = self._windows.get(sink)
+        if close is None or close <= now:
+            close = min(d.next_attempt or now for d in waiting) + span
+            self._windows[sink] = close
+        note = f"held for the digest until {close:%Y-%m-%d %H:%M:%S}Z"
+        for delivery in waiting:
+            await self._store.schedule_retry(delivery.alert.id, sink, close, note)
+        stats.count(sink, "held", len(waiting))
+        self._log.info("alerts_held_for_digest", sink=sink, alerts=len(waiting), until=close.isoformat())
+
+    async def _attempt_batch(self, sink: BatchSink, batch: list[Delivery], stats: DeliveryStats) -> bool:
+        attempt = max(d.attempts for d in batch)  # the hold counted one
+        log = self._log.bind(sink=sink.name, alerts=len(batch), attempt=attempt)
+        started = self._clock()
+        try:
+            await asyncio.wait_for(sink.send_batch([d.alert for d in batch]), self._send_timeout)
+        except Throttled as exc:
+            self._pause(sink.name, exc.delay, stats, log)
+            return False
+        except PermanentDeliveryError as exc:
+            for delivery in batch:
+                await self._park(delivery, str(exc), stats)
             return True
+        except Exception as exc:
+            if not isinstance(exc, RetryLater | TimeoutError):
+                log.exception("sink_failed_unexpectedly")
+            await self._retry(batch, exc, stats, log, held=True)
+            return False
+        await self._delivered(batch, sink.name, started, stats, log)
+        return True
+
+    # -- outcomes ---------------------------------------------------------------------------------
+
+    async def _delivered(
+        self, batch: Sequence[Delivery], sink: str, started: datetime, stats: DeliveryStats, log: Any
+    ) -> None:
+        now = self._clock()
+        for delivery in batch:
+            await self._store.mark_delivered(delivery.alert.id, sink, now)
+        stats.count(sink, "delivered", len(batch))
+        elapsed = (now - started).total_seconds()
+        for _ in batch:
+            self._telemetry.delivery_finished(sink, "delivered", elapsed)
+        log.info(
+            "alert_delivered" if len(batch) == 1 else "digest_delivered", duration_ms=int(elapsed * 1000)
+        )
+
+    async def _retry(
+        self, batch: Sequence[Delivery], exc: Exception, stats: DeliveryStats, log: Any, *, held: bool = False
+    ) -> None:
+        """Schedule the next attempt of every delivery in `batch` together, or park them after too many."""
+        attempts = max(d.attempts for d in batch) + 1 - (1 if held else 0)
+        error = str(exc) or type(exc).__name__
+        if attempts >= self._policy.max_attempts:
+            for delivery in batch:
+                await self._park(delivery, f"gave up after {attempts} attempts: {error}", stats)
+            return
         asked = exc.delay if isinstance(exc, RetryLater) else None
         delay = self._policy.delay(attempts, asked, self._rng)
         at = self._clock() + timedelta(seconds=delay)
-        await self._store.schedule_retry(delivery.alert.id, delivery.sink, at, str(exc) or type(exc).__name__)
-        stats.count(delivery.sink, "retried")
-        self._telemetry.delivery_finished(delivery.sink, "retried", None)
-        log.warning("alert_delivery_failed", error=str(exc) or type(exc).__name__, retry_in_s=round(delay, 1))
-        return True
+        for delivery in batch:
+            await self._store.schedule_retry(delivery.alert.id, delivery.sink, at, error)
+            self._telemetry.delivery_finished(delivery.sink, "retried", None)
+        stats.count(batch[0].sink, "retried", len(batch))
+        log.warning(
+            "alert_delivery_failed",
+            error=error,
+            retry_in_s=round(delay, 1),
+            ambiguous=isinstance(exc, TimeoutError),
+        )
+
+    def _pause(self, sink: str, delay: float, stats: DeliveryStats, log: Any) -> None:
+        until = self._clock() + timedelta(seconds=min(max(delay, 0.0), MAX_RETRY_AFTER))
+        self._paused[sink] = max(until, self._paused.get(sink, until))
+        stats.count(sink, "throttled")
+        log.info("sink_throttled", wait_s=round(delay, 2))
 
     async def _park(self, delivery: Delivery, reason: str, stats: DeliveryStats) -> None:
         await self._store.park(delivery.alert.id, delivery.sink, reason, self._clock())

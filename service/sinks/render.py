@@ -6,6 +6,7 @@ Everything that comes from a feed is escaped for the channel it goes to: feed te
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 from service.models import Alert
@@ -14,6 +15,7 @@ TELEGRAM_LIMIT = 4096
 DISCORD_CONTENT_LIMIT = 2000
 DISCORD_DESCRIPTION_LIMIT = 4096
 SUMMARY_CHARS = 600
+SUBJECT_CHARS = 200
 # Unicode first-strong isolates keep an Arabic title from reordering the Latin labels around it.
 FSI, PDI = "\u2068", "\u2069"
 
@@ -66,6 +68,11 @@ def render_text(alert: Alert) -> str:
 
 def render_html(alert: Alert) -> str:
     """An HTML email body; every feed string escaped."""
+    return html_document(render_html_fragment(alert))
+
+
+def render_html_fragment(alert: Alert) -> str:
+    """The body of `render_html`, without the document around it (a digest stacks several)."""
     item, esc = alert.item, html.escape
     title = esc(item.title or "(no title)")
     terms = ", ".join(f"<bdi>{esc(t)}</bdi>" for t in matched_terms(alert))
@@ -82,7 +89,11 @@ def render_html(alert: Alert) -> str:
     if item.summary:
         parts.append(f'<p dir="auto">{esc(clip(item.summary, SUMMARY_CHARS))}</p>')
     parts.append(f'<p style="color:#777">Alert {esc(alert.id)}</p>')
-    return "<!doctype html><html><body>" + "\n".join(parts) + "</body></html>"
+    return "\n".join(parts)
+
+
+def html_document(body: str) -> str:
+    return '<!doctype html><html><head><meta charset="utf-8"></head><body>' + body + "</body></html>"
 
 
 def render_telegram(alert: Alert, *, limit: int = TELEGRAM_LIMIT) -> str:
@@ -103,11 +114,6 @@ def render_telegram(alert: Alert, *, limit: int = TELEGRAM_LIMIT) -> str:
     if item.summary and room > 40:
         text = "\n".join([*head, "", esc(clip(item.summary, min(room, SUMMARY_CHARS))), *tail])
     return text[:limit]
-
-
-def render_plain_telegram(alert: Alert, *, limit: int = TELEGRAM_LIMIT) -> str:
-    """The fallback when the Bot API refuses our HTML: no markup at all."""
-    return render_text(alert)[:limit]
 
 
 def slack_body(alert: Alert) -> dict[str, Any]:
@@ -144,7 +150,26 @@ def discord_body(alert: Alert) -> dict[str, Any]:
 
 
 def email_subject(alert: Alert) -> str:
-    return clip(f"[{alert.watchlist}] {alert.item.title or '(no title)'}", 200)
+    """One line (feed text can hold CR/LF, which must never reach a header), at most 200 characters."""
+    return clip(f"[{alert.watchlist}] {alert.item.title or '(no title)'}", SUBJECT_CHARS)
+
+
+def digest_subject(alerts: Sequence[Alert]) -> str:
+    if len(alerts) == 1:
+        return email_subject(alerts[0])
+    watchlists = ", ".join(dict.fromkeys(a.watchlist for a in alerts))
+    return clip(f"[{watchlists}] {len(alerts)} alerts", SUBJECT_CHARS)
+
+
+def render_digest_text(sections: Sequence[str]) -> str:
+    """Several alerts' text in one message, numbered, in the order given."""
+    total = len(sections)
+    return "\n\n".join(f"── {i} of {total} ──\n{text}" for i, text in enumerate(sections, 1))
+
+
+def render_digest_html(fragments: Sequence[str]) -> str:
+    """Several alerts' HTML fragments in one document, separated by rules."""
+    return html_document("\n<hr>\n".join(fragments))
 
 
 def _published(alert: Alert) -> str:

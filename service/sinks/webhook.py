@@ -1,4 +1,19 @@
-"""Webhooks: a generic signed JSON body (Standard Webhooks), or Slack's and Discord's incoming formats."""
+"""Webhooks: a generic signed JSON body (Standard Webhooks), or Slack's and Discord's incoming formats.
+
+- Signing (Standard Webhooks): `webhook-id` is the alert id, the same on every retry, so a receiver can
+  deduplicate on it; `webhook-timestamp` is the attempt's time; `webhook-signature` holds one `v1,`
+  signature per secret. Several space-separated `whsec_` secrets sign with each, so a receiver can rotate
+  its secret without downtime. The signed bytes are exactly the bytes sent.
+- Redirects are not followed: 3xx is a permanent error asking for the sink's url to be updated (the
+  Standard Webhooks rule, and a redirect must not carry a signed alert somewhere unconfigured).
+- 410 (and for Slack and Discord also 403/404: an archived channel, a deleted webhook) disables the
+  sink: that alert and every later one are parked without another request until the config is reloaded
+  (Discord asks clients to stop calling a webhook that answered 404).
+- 429 honours Discord's JSON `retry_after` (float seconds) and `Retry-After` (seconds or an HTTP date).
+- A timeout or a connection dropped after the request went out may have delivered the alert: logged
+  `delivery_ambiguous` and retried with the same `webhook-id`.
+- The URL can itself be a secret (Slack and Discord put a token in it): errors name only its host.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +22,46 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import aiohttp
+import structlog
 
 from service.errors import PermanentDeliveryError, RetryLater
 from service.models import Alert
-from service.sinks.base import classify_http, parse_retry_after_seconds
-from service.sinks.render import discord_body, slack_body
+from service.sinks.base import (
+    MAX_RETRY_AFTER,
+    SinkConfigError,
+    classify_http,
+    log_ambiguous,
+    parse_retry_after_seconds,
+)
+from service.sinks.pacing import Pacer, Rate
+from service.sinks.render import DISCORD_CONTENT_LIMIT, clip, discord_body, slack_body
+from service.sinks.templates import compile_template
+
+WebhookFormat = Literal["json", "slack", "discord"]
+
+# Slack: "1 per second, short bursts allowed"; Discord: 5 requests per 2 s per webhook, 30 a minute per
+# channel. Generic receivers set their own limits and say so with 429.
+_RATES: dict[str, tuple[Rate, Rate | None]] = {
+    "slack": (Rate(3, 3.0), None),
+    "discord": (Rate(5, 2.0), Rate(30, 60.0)),
+}
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """`v1,<base64 HMAC-SHA256 of "id.timestamp.body">` with the key from a `whsec_` secret."""
-    key = decode_secret(secret)
     signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    digest = hmac.new(decode_secret(secret), signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def sign_all(secrets: list[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header: one signature per active secret, space-separated."""
+    return " ".join(sign(s, msg_id, timestamp, body) for s in secrets)
 
 
 def decode_secret(secret: str) -> bytes:
@@ -34,6 +73,20 @@ def decode_secret(secret: str) -> bytes:
         return raw.encode()
 
 
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:
+        return False
+    return bool(text)
+
+
+def redact_url(url: str) -> str:
+    """Scheme and host only: Slack and Discord webhook URLs carry their token in the path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}/…" if parts.scheme else "(url)"
+
+
 class WebhookSink:
     kind = "webhook"
 
@@ -43,48 +96,133 @@ class WebhookSink:
         session: aiohttp.ClientSession,
         *,
         url: str,
-        format: str = "json",
+        format: WebhookFormat = "json",
         secret: str | None = None,
         timeout: float = 10.0,
+        concurrency: int = 1,
+        template: str | None = None,
+        clock: Callable[[], float] = time.time,
+        pacer: Pacer | None = None,
     ) -> None:
+        if template and format == "json":
+            raise SinkConfigError(
+                f"sinks.{name}.template", "the json format's body is fixed; use slack or discord"
+            )
         self.name = name
         self._session = session
         self._url = url
         self._format = format
-        self._secret = secret
+        self._secrets = secret.split() if secret else []
+        for index, one in enumerate(self._secrets):
+            if one.startswith("whsec_") and not _is_base64(one.removeprefix("whsec_")):
+                # Never echo the secret itself.
+                raise SinkConfigError(f"sinks.{name}.secret", f"secret #{index + 1} is whsec_ but not base64")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self.concurrency = max(1, concurrency)
+        self._template = compile_template(template, html=False, name=f"sinks.{name}.template")
+        self._clock = clock
+        self._pacer = pacer or _pacer_for(format)
+        self._disabled: str | None = None
 
     def body(self, alert: Alert) -> dict[str, Any]:
         if self._format == "slack":
-            return slack_body(alert)
+            body = slack_body(alert)
+            if self._template:
+                body["text"] = self._template.render(alert)
+            return body
         if self._format == "discord":
-            return discord_body(alert)
+            body = discord_body(alert)
+            if self._template:
+                body["content"] = clip(self._template.render(alert), DISCORD_CONTENT_LIMIT)
+            return body
         return alert.to_json_body()
 
-    async def send(self, alert: Alert) -> None:
-        payload = json.dumps(self.body(alert), ensure_ascii=False).encode()
+    def headers(self, alert: Alert, payload: bytes) -> dict[str, str]:
         headers = {"content-type": "application/json"}
-        if self._secret:
-            stamp = int(time.time())
+        if self._secrets:
+            stamp = int(self._clock())
             headers |= {
                 "webhook-id": alert.id,
                 "webhook-timestamp": str(stamp),
-                "webhook-signature": sign(self._secret, alert.id, stamp, payload),
+                "webhook-signature": sign_all(self._secrets, alert.id, stamp, payload),
             }
+        return headers
+
+    async def send(self, alert: Alert) -> None:
+        if self._disabled:
+            raise PermanentDeliveryError(f"not attempted: the endpoint was disabled ({self._disabled})")
+        payload = json.dumps(self.body(alert), ensure_ascii=False).encode()
+        if self._pacer:
+            await self._pacer.wait_turn(self.name)
         try:
             async with self._session.post(
-                self._url, data=payload, headers=headers, timeout=self._timeout, allow_redirects=False
+                self._url,
+                data=payload,
+                headers=self.headers(alert, payload),
+                timeout=self._timeout,
+                allow_redirects=False,
             ) as resp:
                 if 200 <= resp.status < 300:
                     return
                 text = await resp.text(errors="replace")
-                classify_http(resp.status, text, parse_retry_after_seconds(resp.headers.get("Retry-After")))
+                self._raise_for(resp.status, resp.headers, text)
         except (RetryLater, PermanentDeliveryError):
             raise
-        except TimeoutError as exc:
-            raise RetryLater("timed out (the receiver may have it: the same webhook-id is resent)") from exc
+        except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
+            raise RetryLater(self._scrub(f"{type(exc).__name__}: {exc}")) from exc
+        except (
+            TimeoutError,
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientPayloadError,
+            aiohttp.ClientOSError,
+        ) as exc:
+            error = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
+            log_ambiguous(structlog.get_logger(), self.name, alert.id, error)
+            raise RetryLater(
+                f"no answer ({error}); the receiver may have it: the same webhook-id is resent"
+            ) from exc
         except aiohttp.ClientError as exc:
-            raise RetryLater(f"{type(exc).__name__}: {exc}") from exc
+            raise RetryLater(self._scrub(f"{type(exc).__name__}: {exc}")) from exc
+
+    def _raise_for(self, status: int, headers: Any, text: str) -> None:
+        if 300 <= status < 400:
+            target = redact_url(str(headers.get("Location", ""))) if headers.get("Location") else "elsewhere"
+            structlog.get_logger().error("webhook_redirected", sink=self.name, status=status, location=target)
+            raise PermanentDeliveryError(
+                f"HTTP {status}: redirected to {target}; redirects are not followed, update the sink's url"
+            )
+        if status == 410 or (self._format != "json" and status in (403, 404)):
+            self._disabled = f"HTTP {status}: {' '.join(text.split())[:100]}"
+            structlog.get_logger().error("sink_disabled", sink=self.name, error=self._disabled)
+        if status == 429 and self._pacer:
+            delay = _retry_after(headers, text) or 1.0
+            self._pacer.pause(self.name, delay)
+        classify_http(status, text, _retry_after(headers, text))
+
+    def _scrub(self, text: str) -> str:
+        parts = urlsplit(self._url)
+        if parts.path not in ("", "/"):
+            text = text.replace(parts.path, "/…")
+        return text.replace(self._url, redact_url(self._url))
 
     async def close(self) -> None:
         return None
+
+
+def _retry_after(headers: Any, text: str) -> float | None:
+    """Discord's JSON `retry_after` (float seconds, finer than its header), else `Retry-After`."""
+    try:
+        answer = json.loads(text) if text.lstrip().startswith("{") else None
+    except ValueError:
+        answer = None
+    value = answer.get("retry_after") if isinstance(answer, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return min(float(value), MAX_RETRY_AFTER)
+    return parse_retry_after_seconds(headers.get("Retry-After"))
+
+
+def _pacer_for(format: str) -> Pacer | None:
+    if format not in _RATES:
+        return None
+    per_key, overall = _RATES[format]
+    return Pacer(overall=overall, per_key=per_key, per_group=None, max_wait=3.0)

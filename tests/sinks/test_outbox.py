@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +14,7 @@ import structlog
 
 from service.errors import PermanentDeliveryError, RetryLater
 from service.models import Alert
+from service.sinks.base import Throttled
 from service.sinks.outbox import Outbox, RetryPolicy
 from service.state.embedded import EmbeddedStore
 from service.state.protocol import DeliveryStatus
@@ -69,6 +70,7 @@ def outbox(store: EmbeddedStore, clock: FakeClock, *sinks: ScriptedSink, timeout
         policy=RetryPolicy(base_delay=10, max_delay=100, max_attempts=3),
         rng=random.Random(1),
         send_timeout=timeout,
+        idle_pause=0,
     )
 
 
@@ -132,3 +134,196 @@ async def test_a_delivery_for_a_removed_sink_is_parked(store: EmbeddedStore) -> 
     clock = FakeClock()
     await store.enqueue_alert(make_alert(), ["gone"], clock())
     assert (await outbox(store, clock).deliver_due()).parked == 1
+
+
+# -- classification --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status", "attempts"),
+    [
+        (RetryLater("HTTP 503"), DeliveryStatus.PENDING, 1),
+        (TimeoutError(), DeliveryStatus.PENDING, 1),
+        (PermanentDeliveryError("HTTP 400"), DeliveryStatus.PARKED, 1),
+        (Throttled("paced", 30.0), DeliveryStatus.PENDING, 0),
+        (KeyError("a bug in the sink"), DeliveryStatus.PENDING, 1),
+    ],
+    ids=["retry-later", "timeout", "permanent", "throttled", "sink-bug"],
+)
+async def test_each_kind_of_failure_ends_in_its_state(
+    store: EmbeddedStore, outcome: Exception, status: DeliveryStatus, attempts: int
+) -> None:
+    clock, sink = FakeClock(), ScriptedSink("s", [outcome])
+    await store.enqueue_alert(make_alert(), ["s"], clock())
+    with structlog.testing.capture_logs() as logs:
+        await outbox(store, clock, sink).deliver_due()
+    [delivery] = await store.deliveries()
+    assert (delivery.status, delivery.attempts) == (status, attempts)
+    if isinstance(outcome, KeyError):
+        assert any(e["event"] == "sink_failed_unexpectedly" and e.get("exc_info") for e in logs)
+    if isinstance(outcome, TimeoutError):
+        assert any(e["event"] == "alert_delivery_failed" and e["ambiguous"] for e in logs)
+
+
+async def test_a_throttled_sink_is_set_aside_without_losing_its_order(store: EmbeddedStore) -> None:
+    clock = FakeClock()
+    paced, other = ScriptedSink("paced", [None, Throttled("paced", 30.0)]), ScriptedSink("other")
+    for n in range(4):
+        await store.enqueue_alert(make_alert(f"a{n}"), ["paced", "other"], clock())
+        clock.now += timedelta(seconds=1)
+    box = outbox(store, clock, paced, other)
+    stats = await box.deliver_due()
+    assert (stats.throttled, paced.sent, other.sent) == (1, ["a0"], ["a0", "a1", "a2", "a3"])
+    assert box.paused_until("paced") == clock.now + timedelta(seconds=30)
+    clock.now += timedelta(seconds=29)
+    assert (await box.deliver_due()).delivered == 0
+    clock.now += timedelta(seconds=2)
+    await box.deliver_due()
+    assert paced.sent == ["a0", "a1", "a2", "a3"]
+    assert {d.attempts for d in await store.deliveries()} == {1}  # the pause cost no attempt
+
+
+async def test_a_pass_that_finds_only_set_aside_sinks_does_not_spin(store: EmbeddedStore) -> None:
+    clock, sink = FakeClock(), ScriptedSink("s", [Throttled("paced", 60.0)])
+    await store.enqueue_alert(make_alert(), ["s"], clock())
+    box = Outbox(store, {"s": sink}, clock=clock, log=structlog.get_logger(), idle_pause=0.05)
+    await box.deliver_due()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await box.deliver_due()
+    assert loop.time() - started >= 0.05
+
+
+# -- concurrency and ordering ---------------------------------------------------------------------------
+
+
+class ConcurrentSink(ScriptedSink):
+    def __init__(self, name: str, concurrency: int, delay: float) -> None:
+        super().__init__(name, delay=delay)
+        self.concurrency = concurrency
+        self.in_flight = self.most_in_flight = 0
+
+    async def send(self, alert: Alert) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await super().send(alert)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+async def test_a_sink_has_at_most_its_concurrency_in_flight_and_one_keeps_the_order(
+    store: EmbeddedStore, concurrency: int
+) -> None:
+    clock, sink = FakeClock(), ConcurrentSink("s", concurrency, delay=0.02)
+    ids = [f"a{n:02}" for n in range(12)]
+    for alert_id in ids:
+        await store.enqueue_alert(make_alert(alert_id), ["s"], clock())
+        clock.now += timedelta(milliseconds=1)
+    assert (await outbox(store, clock, sink).deliver_due()).delivered == 12
+    assert sink.most_in_flight == concurrency
+    if concurrency == 1:
+        assert sink.sent == ids
+
+
+async def test_a_sink_stops_taking_deliveries_when_its_pass_budget_is_spent(store: EmbeddedStore) -> None:
+    clock, sink = FakeClock(), ScriptedSink("s", delay=0.05)
+    for n in range(10):
+        await store.enqueue_alert(make_alert(f"a{n}"), ["s"], clock())
+    box = Outbox(store, {"s": sink}, clock=clock, log=structlog.get_logger(), pass_budget=0.12)
+    first = (await box.deliver_due()).delivered
+    assert 1 <= first <= 3  # 50 ms each: the budget runs out after two or three
+    while len(sink.sent) < 10:
+        assert (await box.deliver_due()).delivered >= 1
+    assert sink.sent == [f"a{n}" for n in range(10)]
+
+
+# -- digests --------------------------------------------------------------------------------------------
+
+
+class DigestSink(ScriptedSink):
+    def __init__(
+        self, name: str, digest: float | None, outcomes: list[Exception | None] | None = None
+    ) -> None:
+        super().__init__(name, outcomes)
+        self.digest = digest
+        self.batches: list[list[str]] = []
+
+    async def send_batch(self, alerts: Sequence[Alert]) -> None:
+        outcome = self.outcomes.pop(0) if self.outcomes else None
+        if outcome is not None:
+            raise outcome
+        self.batches.append([a.id for a in alerts])
+
+
+async def test_a_digest_waits_for_the_window_of_the_oldest_alert_then_sends_them_all_at_once(
+    store: EmbeddedStore,
+) -> None:
+    clock, sink = FakeClock(), DigestSink("d", digest=900)
+    start = clock.now
+    box = outbox(store, clock, sink)
+    await store.enqueue_alert(make_alert("a1"), ["d"], clock())
+    assert (await box.deliver_due()).held == 1
+    clock.now += timedelta(minutes=10)
+    await store.enqueue_alert(make_alert("a2"), ["d"], clock())
+    await box.deliver_due()
+    [held] = {d.next_attempt for d in await store.deliveries()}
+    assert held == start + timedelta(minutes=15)  # the newer alert joins the open window
+    clock.now = start + timedelta(minutes=15) - timedelta(seconds=1)
+    assert (await box.deliver_due()).delivered == 0
+    clock.now += timedelta(seconds=1)
+    assert (await box.deliver_due()).delivered == 2
+    assert sink.batches == [["a1", "a2"]] and sink.sent == []
+    assert {d.status for d in await store.deliveries()} == {DeliveryStatus.DELIVERED}
+
+
+async def test_a_failed_digest_is_retried_and_parked_together(store: EmbeddedStore) -> None:
+    clock = FakeClock()
+    sink = DigestSink("d", digest=60, outcomes=[RetryLater("451"), PermanentDeliveryError("550 refused")])
+    box = outbox(store, clock, sink)
+    for n in range(3):
+        await store.enqueue_alert(make_alert(f"a{n}"), ["d"], clock())
+    await box.deliver_due()
+    clock.now += timedelta(seconds=60)
+    assert (await box.deliver_due()).retried == 3
+    assert len({d.next_attempt for d in await store.deliveries()}) == 1  # still one batch
+    clock.now += timedelta(hours=1)
+    assert (await box.deliver_due()).parked == 3
+    assert sink.batches == []
+
+
+async def test_a_digest_survives_a_restart(store: EmbeddedStore) -> None:
+    clock = FakeClock()
+    await store.enqueue_alert(make_alert("a1"), ["d"], clock())
+    await outbox(store, clock, DigestSink("d", digest=60)).deliver_due()
+    clock.now += timedelta(seconds=61)
+    restarted = DigestSink("d", digest=60)
+    assert (await outbox(store, clock, restarted).deliver_due()).delivered == 1
+    assert restarted.batches == [["a1"]]
+
+
+async def test_alerts_older_than_the_window_go_out_at_once_after_downtime(store: EmbeddedStore) -> None:
+    clock, sink = FakeClock(), DigestSink("d", digest=60)
+    await store.enqueue_alert(make_alert("a1"), ["d"], clock())
+    clock.now += timedelta(minutes=5)
+    assert (await outbox(store, clock, sink).deliver_due()).delivered == 1
+
+
+async def test_a_sink_without_send_batch_never_digests(store: EmbeddedStore) -> None:
+    clock, sink = FakeClock(), ScriptedSink("s")
+    sink.digest = 900  # type: ignore[attr-defined]
+    await store.enqueue_alert(make_alert(), ["s"], clock())
+    assert (await outbox(store, clock, sink).deliver_due()).delivered == 1
+
+
+async def test_run_once_settles_without_spinning_while_a_digest_window_is_open(store: EmbeddedStore) -> None:
+    from service.worker import settle
+
+    clock, sink = FakeClock(), DigestSink("d", digest=900)
+    await store.enqueue_alert(make_alert(), ["d"], clock())
+    stats, pending = await asyncio.wait_for(
+        settle(outbox(store, clock, sink), store, clock=clock, deadline=1.0, log=structlog.get_logger()),
+        5,
+    )
+    assert (stats.held, pending) == (1, 1)
