@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import secrets
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +56,11 @@ class FileStamp:
         except OSError:
             return None
         return cls(stat.st_size, stat.st_mtime, digest)
+
+
+def replica_id() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is a new owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _warm_up() -> None:
@@ -123,12 +130,15 @@ class Service:
             )
             scheduler = PollScheduler(
                 pipeline,
+                store,
+                owner=replica_id(),
                 concurrency=service.concurrency,
                 clock=self._clock,
+                lease_ttl=service.lease_ttl,
                 on_alerts=self._wake_outbox.set,
                 log=self._log,
             )
-            await scheduler.load_schedule(store, self._config.feed_defs())
+            await scheduler.set_feeds(self._config.feed_defs())
             self.metrics.feeds.set(len([f for f in self._config.feed_defs() if f.enabled]))
             runner = await self._start_http(store)
             self._log.info(
@@ -147,7 +157,10 @@ class Service:
             while not self._stop.is_set():
                 self.heartbeat.beat()
                 self.metrics.heartbeat.set_to_current_time()
-                scheduler.start_due()
+                try:
+                    await scheduler.tick()
+                except StoreError as exc:
+                    self._log.error("store_unavailable", error=str(exc))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), TICK_SECONDS)
         finally:
@@ -236,7 +249,7 @@ class Service:
         self._sinks.clear()
         self._sinks.update(new_sinks)
         feeds = config.feed_defs()
-        added, removed = scheduler.set_feeds(feeds)
+        added, removed = await scheduler.set_feeds(feeds)
         self._config = config
         self.metrics.feeds.set(len([f for f in feeds if f.enabled]))
         self.metrics.reloads.labels("applied").inc()

@@ -51,7 +51,7 @@ def build_store(config: Config) -> Store:
     if is_redis_url(target):
         from service.state.redis_store import RedisStore
 
-        return RedisStore(str(target), seen_ttl=config.service.seen_ttl)
+        return RedisStore(str(target), seen_ttl=config.service.seen_ttl, prefix=config.service.key_prefix)
     return EmbeddedStore(target or DEFAULT_STATE_DIR, seen_ttl=config.service.seen_ttl)
 
 

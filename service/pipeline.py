@@ -24,6 +24,7 @@ from service.feeds.parse import ParsedFeed, parse_feed
 from service.feeds.schedule import next_state_after_failure, next_state_after_success
 from service.match import Matcher
 from service.models import Alert, Feed, FeedState, Item, Match
+from service.state.fingerprint import Fingerprint, fingerprint
 from service.state.protocol import Store
 from service.telemetry import NullTelemetry, Telemetry
 
@@ -49,6 +50,13 @@ class PollOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Matched:
+    item: Item
+    matches: tuple[Match, ...]
+    fp: Fingerprint | None
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     min_interval: float = 60.0
     max_interval: float = 3600.0
@@ -60,6 +68,7 @@ def alert_id(watchlist: str, story: str) -> str:
 
 
 def story_key(item: Item) -> str:
+    """The item's key in the story index (item ids are unique per feed)."""
     return f"{item.feed}\x1f{item.id}"
 
 
@@ -104,14 +113,16 @@ class Pipeline:
         # restart without persistence) this keeps old news from replaying and marks the feed as known.
         self._memory: dict[str, frozenset[str]] = {}
 
-    async def poll(self, feed: Feed) -> PollOutcome:
+    async def poll(self, feed: Feed, *, fence: int | None = None) -> PollOutcome:
+        """Poll one feed. With `fence` (a lease's token) the feed state is written only while that
+        lease is still the newest, so a replica that lost its lease cannot overwrite a newer poll."""
         started = self._clock()
-        outcome = await self._poll_once(feed)
+        outcome = await self._poll_once(feed, fence)
         duration = (self._clock() - started).total_seconds()
         self._telemetry.poll_finished(feed.name, outcome.status, duration, outcome.items, outcome.new)
         return outcome
 
-    async def _poll_once(self, feed: Feed) -> PollOutcome:
+    async def _poll_once(self, feed: Feed, fence: int | None) -> PollOutcome:
         log = self._log.bind(feed=feed.name)
         state = await self._store.get_feed_state(feed.name)
         if state is None and feed.name in self._memory:
@@ -121,19 +132,21 @@ class Pipeline:
         current = state or FeedState(name=feed.name)
         try:
             return await self._poll(
-                feed, current, first=state is None and feed.name not in self._memory, log=log
+                feed, current, fence, first=state is None and feed.name not in self._memory, log=log
             )
         except FeedError as exc:
-            return await self._failed(feed, current, exc, log)
+            return await self._failed(feed, current, exc, fence, log)
 
-    async def _poll(self, feed: Feed, state: FeedState, *, first: bool, log: Any) -> PollOutcome:
+    async def _poll(
+        self, feed: Feed, state: FeedState, fence: int | None, *, first: bool, log: Any
+    ) -> PollOutcome:
         url = state.url or feed.url
         started = self._clock()
         result = await self._fetcher.fetch_feed(url, etag=state.etag, last_modified=state.last_modified)
         if result.permanent_url and result.permanent_url != url:
             log.warning("feed_moved", url=url, new_url=result.permanent_url)
         if result.not_modified:
-            done = await self._succeeded(feed, state, result, None, [])
+            done = await self._succeeded(feed, state, result, None, [], fence, log)
             log.debug("feed_not_modified", duration_ms=_ms(started, self._clock()))
             return PollOutcome(feed.name, "not_modified", next_poll=done.next_poll)
         # One `now` for building and for judging items: an undated item is stamped with it, and the
@@ -144,7 +157,7 @@ class Pipeline:
             log.warning("feed_malformed", reason=parsed.bozo_reason, entries=len(parsed.entries))
         alerts, new = await self._process(feed, items, now, first=first, log=log)
         dated = [i.published for i in items if i.published is not None and i.published < now]
-        done = await self._succeeded(feed, state, result, parsed, dated)
+        done = await self._succeeded(feed, state, result, parsed, dated, fence, log)
         log.info(
             "feed_fetched",
             items=len(items),
@@ -176,26 +189,46 @@ class Pipeline:
         self._memory[feed.name] = frozenset([i.id for i in items][:MEMORY_PER_FEED])
         return alerts, len(fresh)
 
-    def _match(self, items: list[Item]) -> list[tuple[Item, Match]]:
-        matcher = self._matcher()
-        return [(item, m) for item in items for m in matcher.match(item)]
+    def _match(self, items: list[Item]) -> list[Matched]:
+        """Match each item; fingerprint only those that matched (the story index needs no others)."""
+        matcher, out = self._matcher(), []
+        for item in items:
+            matches = matcher.match(item)
+            if matches:
+                out.append(Matched(item, matches, fingerprint(item.title, item.content or item.summary)))
+        return out
 
-    async def _enqueue(self, matches: list[tuple[Item, Match]], now: datetime, log: Any) -> int:
+    async def _enqueue(self, matched: list[Matched], now: datetime, log: Any) -> int:
+        """One alert per (watchlist, story): a copy of a story already alerted adds nothing new."""
         routes, count = self._routes(), 0
-        for item, match in matches:
-            self._telemetry.matched(match.watchlist)
-            alert = Alert(alert_id(match.watchlist, story_key(item)), match.watchlist, item, match)
-            sinks = routes.get(match.watchlist, ())
-            if await self._store.enqueue_alert(alert, sinks, now):
-                count += 1
-                self._telemetry.alert_created(match.watchlist)
-                log.info(
-                    "alert_created",
-                    alert=alert.id,
-                    watchlist=match.watchlist,
-                    item=item.id,
-                    sinks=list(sinks),
-                )
+        for entry in matched:
+            item = entry.item
+            story = await self._store.find_or_add_story(story_key(item), entry.fp, item.feed, now)
+            others = tuple(o for o in story.outlets if o != item.feed)
+            for match in entry.matches:
+                self._telemetry.matched(match.watchlist)
+                alert = Alert(alert_id(match.watchlist, story.story_id), match.watchlist, item, match, others)
+                sinks = routes.get(match.watchlist, ())
+                if await self._store.enqueue_alert(alert, sinks, now):
+                    count += 1
+                    self._telemetry.alert_created(match.watchlist)
+                    log.info(
+                        "alert_created",
+                        alert=alert.id,
+                        watchlist=match.watchlist,
+                        item=item.id,
+                        story=story.story_id,
+                        sinks=list(sinks),
+                    )
+                elif not story.is_new:
+                    log.info(
+                        "story_also_reported",
+                        alert=alert.id,
+                        watchlist=match.watchlist,
+                        item=item.id,
+                        story=story.story_id,
+                        outlets=list(story.outlets),
+                    )
         return count
 
     async def _with_full_text(self, item: Item, log: Any) -> Item:
@@ -217,6 +250,8 @@ class Pipeline:
         result: FetchResult,
         parsed: ParsedFeed | None,
         item_dates: list[datetime],
+        fence: int | None,
+        log: Any,
     ) -> FeedState:
         now = self._clock()
         # A feed with an interval of its own keeps it; the others follow their publishing cadence.
@@ -233,16 +268,26 @@ class Pipeline:
         )
         if new_state.first_polled is None:
             new_state = replace(new_state, first_polled=now)
-        await self._store.put_feed_state(new_state)
+        await self._save_state(new_state, fence, log)
         return new_state
 
-    async def _failed(self, feed: Feed, state: FeedState, exc: FeedError, log: Any) -> PollOutcome:
+    async def _save_state(self, state: FeedState, fence: int | None, log: Any) -> None:
+        if fence is None:
+            await self._store.put_feed_state(state)
+        elif not await self._store.put_feed_state_fenced(state, fence):
+            # Another replica holds a newer lease on this feed: its state wins. Alerts already
+            # recorded stay once-only through their ids.
+            log.warning("lease_lost", reason="a newer lease exists; this poll's feed state was not saved")
+
+    async def _failed(
+        self, feed: Feed, state: FeedState, exc: FeedError, fence: int | None, log: Any
+    ) -> PollOutcome:
         error = str(exc) or type(exc).__name__
         reason = exc if isinstance(exc, FetchError | FeedParseError) else FetchError(error)
         new_state = next_state_after_failure(
             state, now=self._clock(), interval=feed.interval, error=reason, rng=self._rng
         )
-        await self._store.put_feed_state(new_state)
+        await self._save_state(new_state, fence, log)
         if new_state.disabled_reason:
             # 410 Gone, or too many failures in a row: stop polling and say so loudly.
             log.error(

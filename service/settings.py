@@ -62,6 +62,7 @@ class _Strict(BaseModel):
 
 class ServiceConfig(_Strict):
     store: str | None = None
+    key_prefix: str = Field("newsalert:", min_length=1, max_length=100)
     poll_interval: Duration = 300.0
     min_interval: Duration = 60.0
     max_interval: Duration = 3600.0
@@ -75,6 +76,7 @@ class ServiceConfig(_Strict):
     concurrency: int = Field(20, ge=1, le=1000)
     per_host_concurrency: int = Field(4, ge=1, le=100)
     grace_period: Duration = 10.0
+    lease_ttl: Duration = 60.0
     seen_ttl: Duration = 30 * 86400.0
     delivery_timeout: Duration = 30.0
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.errors import StoreError
@@ -94,32 +95,46 @@ def _add(total: DeliveryStats, stats: DeliveryStats) -> None:
 
 
 STORE_RETRY_SECONDS = 10.0
+RESEED_SECONDS = 5.0
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class PollScheduler:
-    """Starts each enabled feed's poll when it is due, at most `concurrency` at a time.
+    """Starts each enabled feed's poll when it is due, at most `concurrency` at a time, on any number
+    of replicas sharing one store.
 
-    A feed is never polled twice at once; a slow feed holds one slot and delays no other. The due time
-    of each feed comes from its last poll (the store's `next_poll`), so a restart keeps the rhythm.
+    Due times live in the store (`schedule_feed` / `due_feeds`), so a restart keeps each feed's rhythm
+    and replicas share one schedule. A replica polls a feed only under its lease (`acquire_lease`),
+    renewed while the poll runs and fenced on the feed-state write, so the fleet polls each feed once
+    per interval; a dead replica's lease expires and another takes the feed over. While a feed is
+    polled its due time is pushed past the lease, so other replicas do not keep trying it. Every
+    `RESEED_SECONDS` one query finds feeds that lost their due time (Redis restarted empty) and puts it
+    back.
     """
 
     def __init__(
         self,
         pipeline: Pipeline,
+        store: Store,
         *,
+        owner: str,
         concurrency: int,
         clock: Callable[[], datetime],
+        lease_ttl: float = 60.0,
         on_alerts: Callable[[], None] = lambda: None,
         log: Any = None,
     ) -> None:
         self._pipeline = pipeline
+        self._store = store
+        self._owner = owner
+        self._concurrency = concurrency
         self._clock = clock
+        self._lease_ttl = lease_ttl
         self._on_alerts = on_alerts
         self._log = log
-        self._gate = asyncio.Semaphore(concurrency)
         self._feeds: dict[str, Feed] = {}
-        self._due: dict[str, datetime | None] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._seeded_at = -RESEED_SECONDS
 
     @property
     def in_flight(self) -> int:
@@ -129,51 +144,85 @@ class PollScheduler:
     def feeds(self) -> list[str]:
         return list(self._feeds)
 
-    async def load_schedule(self, store: Store, feeds: Sequence[Feed]) -> None:
-        """Pick up where the last run left off: due times and disabled feeds from the store."""
-        for state in await store.all_feed_states():
-            self._due[state.name] = None if state.disabled_reason else state.next_poll
-        self.set_feeds(feeds)
-
-    def set_feeds(self, feeds: Sequence[Feed]) -> tuple[list[str], list[str]]:
-        """Replace the feed list (a reload); returns the names added and removed."""
+    async def set_feeds(self, feeds: Sequence[Feed]) -> tuple[list[str], list[str]]:
+        """Replace the feed list (start-up, reload); returns the names added and removed."""
         wanted = {f.name: f for f in feeds if f.enabled}
         added = [n for n in wanted if n not in self._feeds]
         removed = [n for n in self._feeds if n not in wanted]
-        for name in added:
-            self._due.setdefault(name, self._clock())
         self._feeds = wanted
+        now = self._clock()
+        for name in added:
+            await self._store.schedule_feed(name, now, if_absent=True)
+        for name in removed:
+            await self._store.unschedule_feed(name)
         return added, removed
 
-    def start_due(self) -> int:
+    async def tick(self) -> int:
+        """Start the polls that are due and free (one store query, then one lease call per feed)."""
+        await self._reseed_now_and_then()
+        room = self._concurrency - len(self._tasks)
+        if room <= 0:
+            return 0
         now, started = self._clock(), 0
-        for name, feed in self._feeds.items():
-            due = self._due.get(name, now)
-            if name in self._tasks or due is None or due > now:
+        for name in await self._store.due_feeds(now, room + len(self._tasks)):
+            feed = self._feeds.get(name)
+            if feed is None or name in self._tasks or started >= room:
                 continue
-            self._tasks[name] = asyncio.create_task(self._run(feed), name=f"poll:{name}")
+            token = await self._store.acquire_lease(name, self._owner, self._lease_ttl, now)
+            if token is None:
+                continue  # another replica is polling it
+            await self._store.schedule_feed(name, now + timedelta(seconds=self._lease_ttl))
+            self._tasks[name] = asyncio.create_task(self._run(feed, token), name=f"poll:{name}")
             started += 1
         return started
 
-    async def _run(self, feed: Feed) -> None:
+    async def _reseed_now_and_then(self) -> None:
+        """Put back the due time of any configured feed the store no longer schedules (one query)."""
+        loop_time = asyncio.get_running_loop().time()
+        if loop_time - self._seeded_at < RESEED_SECONDS:
+            return
+        self._seeded_at = loop_time
+        scheduled = set(await self._store.due_feeds(FAR_FUTURE, len(self._feeds) + 1000))
+        now = self._clock()
+        for name in self._feeds:
+            if name not in scheduled and name not in self._tasks:
+                await self._store.schedule_feed(name, now, if_absent=True)
+
+    async def _run(self, feed: Feed, token: int) -> None:
+        renewing = asyncio.create_task(self._renew(feed.name, token))
         try:
-            async with self._gate:
-                outcome = await self._pipeline.poll(feed)
-            self._due[feed.name] = self._next_due(feed, outcome)
+            outcome = await self._pipeline.poll(feed, fence=token)
+            await self._reschedule(feed, outcome)
             if outcome.alerts:
                 self._on_alerts()
         except StoreError as exc:
-            # The store is down: try this feed again soon; nothing was remembered, so nothing is lost.
-            self._due[feed.name] = self._clock() + timedelta(seconds=STORE_RETRY_SECONDS)
+            # The store is down: nothing was remembered, so nothing is lost; the lease expires and
+            # the feed is tried again (by whichever replica gets there first).
             if self._log is not None:
                 self._log.error("store_unavailable", feed=feed.name, error=str(exc))
         finally:
+            renewing.cancel()
             self._tasks.pop(feed.name, None)
+            with contextlib.suppress(StoreError):
+                await self._store.release_lease(feed.name, self._owner, token)
 
-    def _next_due(self, feed: Feed, outcome: PollOutcome) -> datetime | None:
+    async def _renew(self, feed: str, token: int) -> None:
+        while True:
+            await asyncio.sleep(self._lease_ttl / 3)
+            try:
+                held = await self._store.renew_lease(feed, self._owner, token, self._lease_ttl, self._clock())
+            except StoreError:
+                continue
+            if not held and self._log is not None:
+                self._log.warning("lease_lost", feed=feed)
+                return
+
+    async def _reschedule(self, feed: Feed, outcome: PollOutcome) -> None:
         if outcome.status == "disabled":
-            return None
-        return outcome.next_poll or self._clock() + timedelta(seconds=feed.interval)
+            await self._store.unschedule_feed(feed.name)
+            return
+        due = outcome.next_poll or self._clock() + timedelta(seconds=feed.interval)
+        await self._store.schedule_feed(feed.name, due)
 
     async def drain(self, seconds: float) -> None:
         """Let polls in flight finish, for at most `seconds`."""

@@ -215,3 +215,46 @@ def test_alertable_follows_the_backfill_rule(first: bool, backfill: float, expec
         Item("c", "f", published=None),
     ]
     assert [i.id for i in alertable(items, first_poll=first, backfill=backfill, now=NOW)] == expected
+
+
+STATE_FIXTURES = Path(__file__).resolve().parent / "state" / "fixtures"
+
+
+def article_feed(guid: str, title: str, body: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><guid>{escape(guid)}</guid><title>{escape(title)}</title><link>https://x.example/{escape(guid)}</link>"
+        f"<pubDate>{format_datetime(NOW)}</pubDate><description>{escape(body)}</description></item></channel></rss>"
+    )
+
+
+async def test_one_story_from_two_outlets_alerts_once_and_names_the_other_outlet(
+    feed_server: FeedServer,
+    make_harness,
+    seed_text: str,  # type: ignore[no-untyped-def]
+) -> None:
+    h = await make_harness()
+    syndicated = (STATE_FIXTURES / "seed-syndicated.txt").read_text(encoding="utf-8")
+    feed_server.feeds["outlet-a"] = article_feed("a1", "قاآني يصل بغداد", seed_text)
+    feed_server.feeds["outlet-b"] = article_feed("b7", "قاآني في بغداد", syndicated)
+    with structlog.testing.capture_logs() as logs:
+        sent = await h.run([feed(feed_server, "outlet-a", backfill=math.inf)])
+        sent += await h.run([feed(feed_server, "outlet-b", backfill=math.inf)])
+    assert len(sent) == 1, [e for e in logs if e["event"] in ("alert_created", "story_also_reported")]
+    also = [e for e in logs if e["event"] == "story_also_reported"]
+    assert also and also[0]["outlets"] == ["outlet-a", "outlet-b"]
+
+
+async def test_two_different_attacks_on_the_same_airport_are_two_stories(
+    feed_server: FeedServer,
+    make_harness,  # type: ignore[no-untyped-def]
+) -> None:
+    h = await make_harness()
+    first = (STATE_FIXTURES / "airport-attack-a.txt").read_text(encoding="utf-8")
+    second = (STATE_FIXTURES / "airport-attack-b.txt").read_text(encoding="utf-8")
+    feed_server.feeds["outlet-a"] = article_feed("a1", "هجوم", first)
+    feed_server.feeds["outlet-b"] = article_feed("b1", "هجوم", second)
+    sent = await h.run(
+        [feed(feed_server, "outlet-a", backfill=math.inf), feed(feed_server, "outlet-b", backfill=math.inf)]
+    )
+    assert len(sent) == 2

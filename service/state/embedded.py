@@ -19,11 +19,15 @@ from typing import Any, TypeVar
 
 from service.errors import StoreError, StoreLockedError
 from service.models import Alert, FeedState
+from service.state import embedded_stories
 from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
-from service.state.protocol import Delivery, DeliveryStatus
+from service.state.embedded_stories import StoryRequest
+from service.state.fingerprint import Fingerprint
+from service.state.protocol import Delivery, DeliveryStatus, StoryMatch
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+PURGE_EVERY = 60.0  # seconds of `now` between sweeps of expired stories
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feeds (name TEXT PRIMARY KEY, state TEXT NOT NULL);
@@ -39,13 +43,27 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt REAL NOT NULL, last_error TEXT, updated REAL NOT NULL, PRIMARY KEY (alert, sink)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt);
+CREATE TABLE IF NOT EXISTS schedule (feed TEXT PRIMARY KEY, due REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS schedule_due ON schedule (due);
+CREATE TABLE IF NOT EXISTS leases (
+    feed TEXT PRIMARY KEY, owner TEXT, token INTEGER NOT NULL, expires REAL NOT NULL
+) WITHOUT ROWID;
 """
+# A newer version's marker is never lowered by an older one opening the same directory.
+_MARK_SCHEMA = (
+    "INSERT INTO meta VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value "
+    "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)"
+)
 
 
 class EmbeddedStore:
-    def __init__(self, directory: str | Path, *, seen_ttl: float = 30 * 86400.0) -> None:
+    def __init__(
+        self, directory: str | Path, *, seen_ttl: float = 30 * 86400.0, story_ttl: float = 3 * 86400.0
+    ) -> None:
         self.directory = Path(directory)
         self.seen_ttl = seen_ttl
+        self.story_ttl = story_ttl
+        self._purged = float("-inf")
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._mutex = threading.Lock()
@@ -66,8 +84,8 @@ class EmbeddedStore:
             db = sqlite3.connect(self.directory / "newsalert.sqlite3", check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            db.executescript(_SCHEMA + embedded_stories.SCHEMA)
+            db.execute(_MARK_SCHEMA, (str(SCHEMA_VERSION),))
             db.commit()
         except sqlite3.Error as exc:
             self._release_lock()
@@ -119,6 +137,19 @@ class EmbeddedStore:
 
         await self._run(write)
 
+    async def put_feed_state_fenced(self, state: FeedState, token: int) -> bool:
+        text = encode_feed_state(state)
+
+        def write(db: sqlite3.Connection) -> bool:
+            with db:
+                row = db.execute("SELECT token FROM leases WHERE feed=?", (state.name,)).fetchone()
+                if row is not None and row[0] > token:
+                    return False
+                db.execute("INSERT OR REPLACE INTO feeds VALUES (?, ?)", (state.name, text))
+                return True
+
+        return await self._run(write)
+
     async def all_feed_states(self) -> list[FeedState]:
         rows = await self._run(lambda db: db.execute("SELECT state FROM feeds ORDER BY name").fetchall())
         return [decode_feed_state(r[0]) for r in rows]
@@ -151,6 +182,69 @@ class EmbeddedStore:
                 db.execute("DELETE FROM seen WHERE expires<=?", (now.timestamp(),))
 
         await self._run(write)
+
+    # -- stories ----------------------------------------------------------------------------------
+
+    async def find_or_add_story(
+        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
+    ) -> StoryMatch:
+        request = StoryRequest(item_key, fp, outlet, now.timestamp(), self.story_ttl)
+
+        def work(db: sqlite3.Connection) -> StoryMatch:
+            with db:
+                if request.now - self._purged >= PURGE_EVERY:
+                    embedded_stories.purge_stories(db, request.now)
+                    self._purged = request.now
+                return embedded_stories.find_or_add_story(db, request)
+
+        return await self._run(work)
+
+    # -- schedule and leases: one process owns the directory, so these only keep the contract -----
+
+    async def schedule_feed(self, feed: str, at: datetime, *, if_absent: bool = False) -> None:
+        verb = "INSERT OR IGNORE" if if_absent else "INSERT OR REPLACE"
+        await self._write(f"{verb} INTO schedule VALUES (?, ?)", (feed, at.timestamp()))
+
+    async def unschedule_feed(self, feed: str) -> None:
+        await self._write("DELETE FROM schedule WHERE feed=?", (feed,))
+
+    async def due_feeds(self, now: datetime, limit: int) -> list[str]:
+        sql = "SELECT feed FROM schedule WHERE due<=? ORDER BY due, feed LIMIT ?"
+        rows = await self._run(lambda db: db.execute(sql, (now.timestamp(), limit)).fetchall())
+        return [str(r[0]) for r in rows]
+
+    async def acquire_lease(self, feed: str, owner: str, ttl: float, now: datetime) -> int | None:
+        stamp = now.timestamp()
+
+        def write(db: sqlite3.Connection) -> int | None:
+            with db:
+                row = db.execute("SELECT owner, token, expires FROM leases WHERE feed=?", (feed,)).fetchone()
+                if row is not None and row[0] not in (None, owner) and row[2] > stamp:
+                    return None
+                token = 1 if row is None else int(row[1]) + 1
+                db.execute(
+                    "INSERT OR REPLACE INTO leases VALUES (?, ?, ?, ?)", (feed, owner, token, stamp + ttl)
+                )
+                return token
+
+        return await self._run(write)
+
+    async def renew_lease(self, feed: str, owner: str, token: int, ttl: float, now: datetime) -> bool:
+        stamp = now.timestamp()
+        sql = "UPDATE leases SET expires=? WHERE feed=? AND owner=? AND token=? AND expires>?"
+        return await self._write(sql, (stamp + ttl, feed, owner, token, stamp)) > 0
+
+    async def release_lease(self, feed: str, owner: str, token: int) -> None:
+        # The row (and its token) stays: the next lease must still get a larger token.
+        sql = "UPDATE leases SET owner=NULL, expires=0 WHERE feed=? AND owner=? AND token=?"
+        await self._write(sql, (feed, owner, token))
+
+    async def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+        def write(db: sqlite3.Connection) -> int:
+            with db:
+                return db.execute(sql, args).rowcount
+
+        return await self._run(write)
 
     # -- outbox -----------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from service.models import Alert, FeedState
+from service.state.fingerprint import Fingerprint
 
 
 class DeliveryStatus(StrEnum):
@@ -27,6 +28,20 @@ class Delivery:
     attempts: int = 0
     next_attempt: datetime | None = None
     last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMatch:
+    """Where one item landed in the story index.
+
+    `is_new` is True when this item is the story's first copy (the story id derives from its item
+    key), so a call repeated after a crash answers the same. `outlets` lists every feed that has
+    reported the story so far, first reporter first.
+    """
+
+    story_id: str
+    is_new: bool
+    outlets: tuple[str, ...]
 
 
 class Store(Protocol):
@@ -64,3 +79,50 @@ class Store(Protocol):
     async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None: ...
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]: ...
+
+    # -- stories ----------------------------------------------------------------------------------
+
+    async def find_or_add_story(
+        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
+    ) -> StoryMatch:
+        """The story this item belongs to, adding the item (and a new story when none matches).
+
+        Candidates come from the fingerprint's band keys and are confirmed by similarity; a story is
+        remembered `story_ttl` seconds after its latest copy. The same `item_key` always lands in the
+        same story. With `fp` None the item is a story of its own.
+        """
+
+    # -- feed scheduling and leases (replicas) ----------------------------------------------------
+    # Due times compare the caller's `at` and `now`. Lease expiry runs on the store's own clock: the
+    # Redis server's (PX expiries, so replicas with slightly skewed clocks agree on the holder; `now`
+    # is not consulted), or the caller's `now` in the embedded store, which one process owns.
+    # A lease only saves duplicate polls; alerts stay once-only through their ids, never the lease.
+
+    async def schedule_feed(self, feed: str, at: datetime, *, if_absent: bool = False) -> None:
+        """Set when `feed` is next due, replacing its due time; with `if_absent` only when it has none.
+
+        `if_absent` lets every replica (re)seed the schedule from its config at start-up, or after
+        Redis lost its data, without moving due times another replica set.
+        """
+
+    async def unschedule_feed(self, feed: str) -> None:
+        """Forget a feed's due time (a feed removed from the config)."""
+
+    async def due_feeds(self, now: datetime, limit: int) -> list[str]:
+        """Feeds due at `now`, most overdue first."""
+
+    async def acquire_lease(self, feed: str, owner: str, ttl: float, now: datetime) -> int | None:
+        """The lease on `feed` for `ttl` seconds, or None while another owner holds it unexpired.
+
+        Returns a fencing token larger than every earlier one for this feed; the holder acquiring
+        again gets a new token (and its old one turns stale).
+        """
+
+    async def renew_lease(self, feed: str, owner: str, token: int, ttl: float, now: datetime) -> bool:
+        """Extend a lease still held by (owner, token) to `ttl` seconds from now; False if lost."""
+
+    async def release_lease(self, feed: str, owner: str, token: int) -> None:
+        """Give the lease up, only if (owner, token) still holds it."""
+
+    async def put_feed_state_fenced(self, state: FeedState, token: int) -> bool:
+        """`put_feed_state`, refused (False) when a newer lease was granted since `token`."""

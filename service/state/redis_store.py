@@ -6,6 +6,8 @@ prefix, spelled out in `Keys`.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,32 +22,31 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.errors import StoreError
 from service.models import Alert, FeedState
+from service.state import redis_lua
 from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
-from service.state.protocol import Delivery, DeliveryStatus
+from service.state.fingerprint import (
+    MAX_CANDIDATES,
+    Fingerprint,
+    matches_needed,
+    pack_signature,
+    story_id_for,
+)
+from service.state.protocol import Delivery, DeliveryStatus, StoryMatch
 
 _SEP = "\x1f"
-
-# KEYS: alert key, due zset, index zset; ARGV: alert id, body, now, ttl, sinks...
-_ENQUEUE = """
-if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[4]) == false then return 0 end
-for i = 5, #ARGV do
-  local member = ARGV[1] .. '\\31' .. ARGV[i]
-  redis.call('HSET', KEYS[4] .. member, 'status', 'pending', 'attempts', 0, 'next', ARGV[3])
-  redis.call('EXPIRE', KEYS[4] .. member, ARGV[4])
-  redis.call('ZADD', KEYS[2], ARGV[3], member)
-  redis.call('ZADD', KEYS[3], ARGV[3], member)
-end
-return 1
-"""
-# KEYS: delivery hash, due zset; ARGV: status, next, error, member. Only a pending delivery moves.
-_UPDATE = """
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'next', ARGV[2], 'error', ARGV[3])
-if ARGV[1] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
-else redis.call('ZREM', KEYS[2], ARGV[4]) end
-return 1
-"""
+_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
+CLIENT_NAME = "newsalert"  # shown by CLIENT LIST, so an operator can tell these connections apart
+_SCRIPTS = {
+    "unseen": redis_lua.UNSEEN_ITEMS,
+    "remember": redis_lua.REMEMBER_ITEMS,
+    "enqueue": redis_lua.ENQUEUE,
+    "update": redis_lua.UPDATE,
+    "story": redis_lua.FIND_OR_ADD_STORY,
+    "acquire": redis_lua.ACQUIRE_LEASE,
+    "renew": redis_lua.RENEW_LEASE,
+    "release": redis_lua.RELEASE_LEASE,
+    "put_fenced": redis_lua.PUT_FEED_STATE_FENCED,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,29 +80,79 @@ class Keys:
     def index(self) -> str:
         return f"{self.prefix}outbox:all"
 
+    @property
+    def story_prefix(self) -> str:
+        return f"{self.prefix}story:"
+
+    def story(self, story_id: str) -> str:
+        """A story's record: signature, outlets, logical expiry."""
+        return f"{self.story_prefix}{story_id}"
+
+    def story_item(self, item_key: str) -> str:
+        """The story an item joined (item keys are hashed: they hold feed names and URLs)."""
+        return f"{self.prefix}storyitem:{hashlib.blake2b(item_key.encode(), digest_size=8).hexdigest()}"
+
+    def story_band(self, band: str) -> str:
+        """The story holding one LSH band key."""
+        return f"{self.prefix}storyband:{band}"
+
+    @property
+    def schedule(self) -> str:
+        return f"{self.prefix}schedule"
+
+    def lease(self, feed: str) -> str:
+        return f"{self.prefix}lease:{feed}"
+
+    def fence(self, feed: str) -> str:
+        """The latest fencing token granted for a feed."""
+        return f"{self.prefix}fence:{feed}"
+
 
 class RedisStore:
-    def __init__(self, url: str, *, seen_ttl: float = 30 * 86400.0, prefix: str = "newsalert:") -> None:
+    """The store on a Redis server, shared by replicas.
+
+    A connection the server dropped (a restart, `CLIENT KILL`, a network blip) is reopened by the
+    client's retry with backoff (5 tries over about 3 s); only then does a call raise StoreError. A
+    script the restarted server forgot is loaded again by redis-py on NOSCRIPT.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        seen_ttl: float = 30 * 86400.0,
+        story_ttl: float = 3 * 86400.0,
+        prefix: str = "newsalert:",
+    ) -> None:
         self._url = url
         self.seen_ttl = seen_ttl
+        self.story_ttl = story_ttl
         self.keys = Keys(prefix)
         self._redis: aioredis.Redis | None = None
-        self._enqueue: Any = None
-        self._update: Any = None
+        self._scripts: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"RedisStore({redact_url(self._url)!r})"
 
     async def open(self) -> None:
         retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=5)
-        self._redis = aioredis.Redis.from_url(
-            self._url,
-            decode_responses=True,
-            retry=retry,
-            health_check_interval=30,
-            retry_on_error=[RedisConnectionError, RedisTimeoutError],
-            socket_connect_timeout=5,
-            socket_timeout=10,
-        )
-        self._enqueue = self._redis.register_script(_ENQUEUE)
-        self._update = self._redis.register_script(_UPDATE)
+        try:
+            self._redis = aioredis.Redis.from_url(
+                self._url,
+                decode_responses=True,
+                retry=retry,
+                health_check_interval=30,
+                retry_on_error=[RedisConnectionError, RedisTimeoutError],
+                socket_connect_timeout=5,
+                socket_timeout=10,
+                client_name=CLIENT_NAME,
+            )
+        except ValueError as exc:
+            raise StoreError(f"invalid Redis URL {redact_url(self._url)}: {exc}") from None
+        self._scripts = {name: self._redis.register_script(text) for name, text in _SCRIPTS.items()}
+
+    async def _script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return await self._call(self._scripts[name](keys=keys, args=args))
 
     async def close(self) -> None:
         if self._redis is not None:
@@ -137,6 +188,10 @@ class RedisStore:
         pipe.sadd(self.keys.feeds, state.name)
         await self._call(pipe.execute())
 
+    async def put_feed_state_fenced(self, state: FeedState, token: int) -> bool:
+        keys = [self.keys.feed(state.name), self.keys.feeds, self.keys.fence(state.name)]
+        return bool(await self._script("put_fenced", keys, [encode_feed_state(state), state.name, token]))
+
     async def all_feed_states(self) -> list[FeedState]:
         names = sorted(await self._call(self.redis.smembers(self.keys.feeds)))
         if not names:
@@ -150,27 +205,80 @@ class RedisStore:
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
-        scores = await self._call(self.redis.zmscore(self.keys.seen(feed), wanted))
-        stamp = now.timestamp()
-        return [i for i, s in zip(wanted, scores, strict=True) if s is None or s <= stamp]
+        positions = await self._script("unseen", [self.keys.seen(feed)], [now.timestamp(), *wanted])
+        return [wanted[i] for i in positions]
 
     async def remember_items(self, feed: str, ids: Sequence[str], now: datetime) -> None:
         if not ids:
             return
-        expires = now.timestamp() + self.seen_ttl
-        key = self.keys.seen(feed)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.zadd(key, dict.fromkeys(ids, expires))
-        pipe.zremrangebyscore(key, "-inf", now.timestamp())
-        pipe.expire(key, int(self.seen_ttl) + 86400)
-        await self._call(pipe.execute())
+        stamp = now.timestamp()
+        args = [stamp, stamp + self.seen_ttl, int(self.seen_ttl) + 86400, *dict.fromkeys(ids)]
+        await self._script("remember", [self.keys.seen(feed)], args)
+
+    # -- stories ----------------------------------------------------------------------------------
+
+    async def find_or_add_story(
+        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
+    ) -> StoryMatch:
+        keys, args = self.story_call(item_key, fp, outlet, now)
+        story, outlets = await self._script("story", keys, args)
+        return StoryMatch(story, story == story_id_for(item_key), tuple(outlets.split(_SEP)))
+
+    def story_call(
+        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
+    ) -> tuple[list[str], list[Any]]:
+        """The story script's KEYS and ARGV (public so a bulk loader can pipeline the same script)."""
+        own = story_id_for(item_key)
+        bands = () if fp is None else fp.bands
+        keys = [self.keys.story_item(item_key), self.keys.story(own), *map(self.keys.story_band, bands)]
+        args = [
+            self.keys.story_prefix,
+            own,
+            outlet,
+            int(now.timestamp() * 1000),
+            max(1, int(self.story_ttl * 1000)),
+            b"" if fp is None else pack_signature(fp.signature),
+            matches_needed(),
+            MAX_CANDIDATES,
+        ]
+        return keys, args
+
+    @property
+    def story_script_sha(self) -> str:
+        return str(self._scripts["story"].sha)
+
+    # -- schedule and leases ----------------------------------------------------------------------
+    # Due times use the `now` the caller passes; lease expiry uses the Redis server's clock (PX), so
+    # `now` is not consulted there and replicas with slightly skewed clocks still agree on a holder.
+
+    async def schedule_feed(self, feed: str, at: datetime, *, if_absent: bool = False) -> None:
+        await self._call(self.redis.zadd(self.keys.schedule, {feed: at.timestamp()}, nx=if_absent))
+
+    async def unschedule_feed(self, feed: str) -> None:
+        await self._call(self.redis.zrem(self.keys.schedule, feed))
+
+    async def due_feeds(self, now: datetime, limit: int) -> list[str]:
+        due = self.redis.zrangebyscore(self.keys.schedule, "-inf", now.timestamp(), 0, limit)
+        return list(await self._call(due))
+
+    async def acquire_lease(self, feed: str, owner: str, ttl: float, now: datetime) -> int | None:
+        keys = [self.keys.lease(feed), self.keys.fence(feed)]
+        token = await self._script("acquire", keys, [owner, _ms(ttl)])
+        return None if token is None else int(token)
+
+    async def renew_lease(self, feed: str, owner: str, token: int, ttl: float, now: datetime) -> bool:
+        args = [f"{token}{_SEP}{owner}", _ms(ttl)]
+        return bool(await self._script("renew", [self.keys.lease(feed)], args))
+
+    async def release_lease(self, feed: str, owner: str, token: int) -> None:
+        await self._script("release", [self.keys.lease(feed)], [f"{token}{_SEP}{owner}"])
 
     # -- outbox -----------------------------------------------------------------------------------
 
     async def enqueue_alert(self, alert: Alert, sinks: Sequence[str], now: datetime) -> bool:
         keys = [self.keys.alert(alert.id), self.keys.due, self.keys.index, self.keys.delivery_prefix]
         args = [alert.id, encode_alert(alert), now.timestamp(), int(self.seen_ttl), *dict.fromkeys(sinks)]
-        return bool(await self._call(self._enqueue(keys=keys, args=args)))
+        return bool(await self._script("enqueue", keys, args))
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
         members = await self._call(self.redis.zrangebyscore(self.keys.due, "-inf", now.timestamp(), 0, limit))
@@ -208,7 +316,16 @@ class RedisStore:
     async def _move(self, alert_id: str, sink: str, status: str, at: float, error: str) -> None:
         member = f"{alert_id}{_SEP}{sink}"
         keys = [self.keys.delivery_prefix + member, self.keys.due]
-        await self._call(self._update(keys=keys, args=[status, at, error, member]))
+        await self._script("update", keys, [status, at, error, member])
+
+
+def _ms(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, fit for logs and error messages."""
+    return _PASSWORD.sub(r"\1***@", url)
 
 
 def _delivery(member: str, fields: dict[str, str], body: str) -> Delivery:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -130,3 +131,13 @@ def test_story_ids_are_stable_and_distinct_per_item_key() -> None:
     assert story_id_for("feed\x1fitem-1") == story_id_for("feed\x1fitem-1")
     assert story_id_for("feed\x1fitem-1") != story_id_for("feed\x1fitem-2")
     assert len(story_id_for("x")) == 24
+
+
+def test_the_fingerprint_module_stays_pure() -> None:
+    """No I/O library: fingerprints are computed anywhere, tested without a store or a loop."""
+    source = Path(__file__).resolve().parents[2] / "service" / "state" / "fingerprint.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    roots = {name.split(".")[0] for name in imported}
+    assert not roots & {"redis", "sqlite3", "aiohttp", "asyncio", "socket", "structlog", "time", "random"}

@@ -204,3 +204,23 @@ async def test_two_replicas_adding_copies_at_the_same_instant_end_with_one_story
         first, second = (a, b) if a.is_new else (b, a)
         assert not second.is_new and second.story_id == first.story_id
         assert second.outlets == (*first.outlets, "b" if first is a else "a")
+
+
+async def test_story_and_lease_keys_expire_on_their_own_in_redis(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    """Nothing the story index or a lease writes outlives its TTL, even if nobody cleans up."""
+    store = RedisStore(REDIS_URL, prefix=redis_prefix, story_ttl=600)
+    await store.open()
+    try:
+        seed = fingerprint("", (SHARED_FIXTURES / "seed-article.txt").read_text(encoding="utf-8"))
+        assert seed is not None
+        await store.find_or_add_story("a\x1f1", seed, "a", datetime.now(UTC))
+        await store.acquire_lease("f", "owner", 30, datetime.now(UTC))
+        story_keys = [k async for k in redis_client.scan_iter(match=f"{redis_prefix}story*")]
+        assert len(story_keys) == 2 + len(seed.bands)  # the record, the item, the bands
+        for key in story_keys:
+            assert 0 < await redis_client.pttl(key) <= 600_000
+        assert 0 < await redis_client.pttl(f"{redis_prefix}lease:f") <= 30_000
+    finally:
+        await store.close()

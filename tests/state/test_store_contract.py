@@ -61,6 +61,14 @@ async def test_items_are_unseen_until_remembered_and_forgotten_after_the_ttl(sto
     assert await store.unseen_items("f", ["a"], NOW + timedelta(seconds=3601)) == ["a"]
 
 
+async def test_a_first_poll_of_thousands_of_items_is_deduplicated_in_one_call_each(store: Store) -> None:
+    ids = [f"item-{n}" for n in range(1234)]
+    await store.remember_items("f", ids[::2], NOW)
+    assert await store.unseen_items("f", ids, NOW) == ids[1::2]
+    await store.remember_items("f", ids, NOW)
+    assert await store.unseen_items("f", [*ids, "new"], NOW) == ["new"]
+
+
 async def test_an_alert_is_enqueued_once_with_one_delivery_per_sink(store: Store) -> None:
     alert = make_alert()
     assert await store.enqueue_alert(alert, ["s1", "s2"], NOW) is True
@@ -214,6 +222,14 @@ async def test_due_feeds_lists_feeds_due_by_now_most_overdue_first(store: Store)
     await store.schedule_feed("overdue", NOW + timedelta(minutes=10))
     await store.unschedule_feed("now")
     assert await store.due_feeds(NOW + timedelta(minutes=6), 10) == ["later"]
+
+
+async def test_scheduling_if_absent_seeds_new_feeds_without_moving_known_ones(store: Store) -> None:
+    await store.schedule_feed("known", NOW + timedelta(minutes=5))
+    for feed in ("known", "new"):
+        await store.schedule_feed(feed, NOW, if_absent=True)
+    assert await store.due_feeds(NOW, 10) == ["new"]
+    assert await store.due_feeds(NOW + timedelta(minutes=5), 10) == ["new", "known"]
 
 
 async def test_a_held_lease_is_refused_to_another_owner_until_released(store: Store) -> None:

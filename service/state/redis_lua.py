@@ -1,0 +1,195 @@
+"""The Lua scripts of the Redis store: each makes one store operation a single atomic round trip.
+
+Some scripts build key names from a prefix passed in ARGV (candidate story records, delivery hashes)
+because which keys they touch is only known inside the script. That is fine on one Redis server and
+is one reason the store does not support Redis Cluster.
+"""
+
+from __future__ import annotations
+
+# Seen items: a sorted set per feed, item id -> expiry (seconds). Both scripts work in chunks because
+# Lua's unpack() is limited to a few thousand values, and a first poll may bring more.
+
+# KEYS: seen zset; ARGV: now, ids... Returns the 0-based positions of the ids not seen (or expired):
+# a few small integers instead of every score, which is what the client spends its time parsing.
+UNSEEN_ITEMS = r"""
+local now, out = tonumber(ARGV[1]), {}
+for first = 2, #ARGV, 500 do
+  local last = math.min(first + 499, #ARGV)
+  local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, first, last))
+  for i = first, last do
+    local score = scores[i - first + 1]
+    if not score or tonumber(score) <= now then out[#out + 1] = i - 2 end
+  end
+end
+return out
+"""
+
+# KEYS: seen zset; ARGV: now, expiry, key TTL (s), ids... Also drops the expired entries.
+REMEMBER_ITEMS = r"""
+for first = 4, #ARGV, 500 do
+  local entries = {}
+  for i = first, math.min(first + 499, #ARGV) do
+    entries[#entries + 1] = ARGV[2]
+    entries[#entries + 1] = ARGV[i]
+  end
+  redis.call('ZADD', KEYS[1], unpack(entries))
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 0
+"""
+
+# KEYS: alert key, due zset, index zset, delivery prefix; ARGV: alert id, body, now, ttl, sinks...
+ENQUEUE = r"""
+if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'EX', ARGV[4]) == false then return 0 end
+for i = 5, #ARGV do
+  local member = ARGV[1] .. '\31' .. ARGV[i]
+  redis.call('HSET', KEYS[4] .. member, 'status', 'pending', 'attempts', 0, 'next', ARGV[3])
+  redis.call('EXPIRE', KEYS[4] .. member, ARGV[4])
+  redis.call('ZADD', KEYS[2], ARGV[3], member)
+  redis.call('ZADD', KEYS[3], ARGV[3], member)
+end
+return 1
+"""
+
+# KEYS: delivery hash, due zset; ARGV: status, next, error, member. Only a pending delivery moves.
+UPDATE = r"""
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'next', ARGV[2], 'error', ARGV[3])
+if ARGV[1] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+else redis.call('ZREM', KEYS[2], ARGV[4]) end
+return 1
+"""
+
+# The story index. `story:{id}` is a story's record (sig, outlets, logical expiry); `storyitem:{h}`
+# and `storyband:{band}` point at a story and expire with it (PX). A band points at one story: the
+# first live one to claim it; a story renews the bands it holds whenever a copy joins it. The record's
+# logical expiry (the caller's `now` + TTL) decides whether a story is alive; PX only frees memory.
+#
+# KEYS: 1 item key, 2 own story record, 3... band keys.
+# ARGV: 1 story key prefix, 2 own story id, 3 outlet, 4 now (ms), 5 ttl (ms), 6 signature (packed, or
+#       ''), 7 equal signature values needed, 8 candidates to confirm at most.
+# Returns {story id, outlets joined by \31}.
+FIND_OR_ADD_STORY = r"""
+local story_prefix, own, outlet = ARGV[1], ARGV[2], ARGV[3]
+local now, ttl, sig = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local needed, max_candidates = tonumber(ARGV[7]), tonumber(ARGV[8])
+local band_keys = {unpack(KEYS, 3)}
+local holders = #band_keys > 0 and redis.call('MGET', unpack(band_keys)) or {}
+
+local function record(id)
+  if not id then return nil end
+  local fields = redis.call('HMGET', story_prefix .. id, 'expires', 'sig', 'outlets')
+  if fields[1] and tonumber(fields[1]) > now then return fields end
+  return nil
+end
+
+local function equal_values(a, b)
+  if #a ~= #b then return 0 end
+  local n = 0
+  for i = 1, #a, 4 do
+    if string.sub(a, i, i + 3) == string.sub(b, i, i + 3) then n = n + 1 end
+  end
+  return n
+end
+
+-- Stories holding this text's bands, most bands first (ties: the smaller id, as the embedded store).
+local function candidates()
+  local votes, ids = {}, {}
+  for _, id in ipairs(holders) do
+    if id then
+      if not votes[id] then votes[id] = 0; ids[#ids + 1] = id end
+      votes[id] = votes[id] + 1
+    end
+  end
+  table.sort(ids, function(a, b)
+    if votes[a] ~= votes[b] then return votes[a] > votes[b] end
+    return a < b
+  end)
+  return ids
+end
+
+-- The live candidate sharing the most signature values, if enough; the first among equals.
+local function similar_story()
+  if sig == '' then return nil, nil end
+  local best, best_fields, best_n, checked = nil, nil, needed - 1, 0
+  for _, id in ipairs(candidates()) do
+    if checked >= max_candidates then break end
+    local fields = record(id)
+    if fields then
+      checked = checked + 1
+      local n = equal_values(sig, fields[2])
+      if n > best_n then best, best_fields, best_n = id, fields, n end
+    end
+  end
+  return best, best_fields
+end
+
+local function with_outlet(outlets)
+  for name in string.gmatch(outlets, '[^\31]+') do
+    if name == outlet then return outlets end
+  end
+  return outlets .. '\31' .. outlet
+end
+
+-- The story this item joined before, else the one it started, else a similar one, else a new one.
+local story = redis.call('GET', KEYS[1])
+local fields = record(story)
+if not fields then story, fields = own, record(own) end
+if not fields then story, fields = similar_story() end
+local outlets
+if fields then
+  outlets = with_outlet(fields[3])
+else
+  story, outlets = own, outlet
+  redis.call('HSET', KEYS[2], 'sig', sig)
+end
+local key = story_prefix .. story
+redis.call('HSET', key, 'outlets', outlets, 'expires', string.format('%d', now + ttl))
+redis.call('PEXPIRE', key, ttl)
+redis.call('SET', KEYS[1], story, 'PX', ttl)
+for i, band in ipairs(band_keys) do
+  local holder = holders[i]
+  if not holder or holder == story or not record(holder) then
+    redis.call('SET', band, story, 'PX', ttl)
+  end
+end
+return {story, outlets}
+"""
+
+# Leases expire on Redis's own clock (PX), so replicas with skewed clocks agree on who holds one.
+# Tokens start from the server clock in ms: they stay increasing even after Redis lost its data.
+# KEYS: lease, fence; ARGV: owner, ttl (ms). The lease value is "token\31owner".
+ACQUIRE_LEASE = r"""
+local held = redis.call('GET', KEYS[1])
+if held and string.sub(held, string.find(held, '\31', 1, true) + 1) ~= ARGV[1] then return false end
+local time = redis.call('TIME')
+local clock = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local token = string.format('%d', math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, clock))
+redis.call('SET', KEYS[2], token)
+redis.call('SET', KEYS[1], token .. '\31' .. ARGV[1], 'PX', ARGV[2])
+return tonumber(token)
+"""
+
+# KEYS: lease; ARGV: value ("token\31owner"), ttl (ms).
+RENEW_LEASE = r"""
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+# KEYS: lease; ARGV: value. Compare-and-delete: an expired holder never removes its successor's lease.
+RELEASE_LEASE = r"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+# KEYS: feed state, feed set, fence; ARGV: state, feed name, token.
+PUT_FEED_STATE_FENCED = r"""
+if tonumber(redis.call('GET', KEYS[3]) or '0') > tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+return 1
+"""
