@@ -1,7 +1,8 @@
 """The Redis store (`redis://`, `rediss://`): shared by any number of replicas.
 
-Each operation a poll needs is one round trip (a pipeline or a Lua script). Every key lives under one
-prefix, spelled out in `Keys`.
+Each operation is one round trip, most of them a Lua script (redis_lua.py), which also makes them
+atomic across replicas. Every key lives under one prefix, spelled out in `Keys`. Lease expiry runs on
+the Redis server's clock; everything else compares the `now` the caller passes.
 """
 
 from __future__ import annotations

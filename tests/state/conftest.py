@@ -74,7 +74,7 @@ class RedisServer:
 def redis_server(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
     """Start private redis-servers (`redis_server("--requirepass", "x")`); all are killed afterwards."""
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not on PATH")
+        pytest.fail("redis-server is not on PATH (Debian package redis-server)")
     started: list[RedisServer] = []
 
     def start(*extra: str, tls: bool = False) -> RedisServer:
