@@ -120,9 +120,11 @@ class Service:
                 schedule=Schedule(service.min_interval, service.max_interval),
                 telemetry=self.metrics,
             )
+            owner = replica_id()
             outbox = Outbox(
                 store,
                 self._sinks,
+                owner=owner,
                 clock=self._clock,
                 log=self._log,
                 send_timeout=service.delivery_timeout,
@@ -131,7 +133,7 @@ class Service:
             scheduler = PollScheduler(
                 pipeline,
                 store,
-                owner=replica_id(),
+                owner=owner,
                 concurrency=service.concurrency,
                 clock=self._clock,
                 lease_ttl=service.lease_ttl,

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-import ahocorasick_rs
-
 from service.errors import QuerySyntaxError
 from service.match.entities import build_indexes
 from service.match.evaluate import All, AnyOf, Close, Leaf, Neg, Node
 from service.match.matcher import Atom, CompiledWatchlist, Matcher, Tables, language_code
 from service.match.query import And, Near, Not, Or, Query, Term, iter_terms, parse_query
+from service.match.scan import Scanner
 from service.match.terms import ENTITY_MODE, KEYWORD_MODE, Variant, token_variants
 from service.models import EntityDef, EntityKind, Vocabulary, WatchlistDef
 from service.text.normalise import normalise
@@ -211,10 +210,11 @@ def _triggers(builder: _Builder) -> dict[int, tuple[int, ...]]:
     return triggers
 
 
-def _automaton(builder: _Builder) -> ahocorasick_rs.AhoCorasick | None:
-    if not builder.patterns:
+def _single_words(builder: _Builder, number: int, atom: Atom, named: set[int]) -> frozenset[int] | None:
+    """The variants of an atom made of single words only (no phrase, no cross-script name)."""
+    if number in named or any(len(alternative) != 1 for alternative in atom.alternatives):
         return None
-    return ahocorasick_rs.AhoCorasick(builder.patterns)  # dict order = pattern numbers
+    return frozenset().union(*(builder.slot_list[a[0]] for a in atom.alternatives))
 
 
 def compile_matcher(watchlists: Sequence[WatchlistDef], vocabulary: Vocabulary) -> Matcher:
@@ -233,13 +233,17 @@ def compile_matcher(watchlists: Sequence[WatchlistDef], vocabulary: Vocabulary) 
     named = {atom for index in skeletons for atoms in index.keys.values() for atom in atoms}
     name_watchlists = frozenset(n for atom in named for n in builder.atom_watchlists.get(atom, ()))
     tables = Tables(
-        automaton=_automaton(builder),
-        rules=rules,
+        scanner=Scanner(list(builder.patterns), rules, skeletons),  # dict order = pattern numbers
         slots=tuple(builder.slot_list),
         atoms=tuple(builder.atoms),
         triggers=_triggers(builder),
         name_watchlists=name_watchlists,
         skeletons=skeletons,
+        named_atoms=frozenset(named),
+        atom_starts=tuple(
+            frozenset().union(*(builder.slot_list[a[0]] for a in atom.alternatives)) for atom in builder.atoms
+        ),
+        single_words=tuple(_single_words(builder, n, atom, named) for n, atom in enumerate(builder.atoms)),
         watchlists=compiled,
     )
     return Matcher(tuple(w.name for w in watchlists), tables)

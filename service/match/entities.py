@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import pairwise
+from itertools import accumulate, compress
 
 from service.text.clitics import MAX_PROCLITIC, proclitic_allowed, strip_article
 from service.text.skeleton import (
@@ -134,11 +134,11 @@ def _index(script: str, table: dict[str, set[int]]) -> SkeletonIndex:
     return SkeletonIndex(script, frozen, prefixes)
 
 
-_RUNS = {
+_SPLITS = {
     # Simple classes on purpose: `re` scans these 2–5× faster than exact Unicode letter classes,
     # and after normalisation only Arabic letters remain in U+0620–U+06FF and a-z in Latin.
-    ARABIC: re.compile("[\u0620-\u06ff]+"),
-    LETTERS: re.compile("[a-z]+"),
+    ARABIC: re.compile("([\u0620-\u06ff]+)"),
+    LETTERS: re.compile("([a-z]+)"),
 }
 _STOPS = STOP_WORDS | _ENGLISH_STOP
 
@@ -148,34 +148,42 @@ def _arabic_skeletons(word: str) -> tuple[str, ...]:
     return (arabic_token_skeleton(word),)
 
 
-def _gap_ok(norm: str, end: int, start: int) -> bool:
-    gap = norm[end:start]
-    return len(gap) <= 3 and not any(char in gap for char in ".!?;\n")
-
-
 def _extend(key: str, part: str) -> str:
     return key + part[1:] if key and part and key[-1] == part[0] else key + part
 
 
-class _Window:
-    """The words of one field in one script, with their spans computed only when needed."""
+_BREAK_CHARS = ".!?;\n"
+_LOOKAHEAD = 200  # characters read after a word that may start a name; more only when needed
 
-    def __init__(self, norm: str, script: str) -> None:
-        self.norm = norm
-        self.run = _RUNS[script]
-        self.words: list[str] = self.run.findall(norm)
+
+def _bad_gap(gap: str) -> bool:
+    """Does this gap keep the words on either side from being one name?"""
+    return len(gap) > 3 or any(char in gap for char in _BREAK_CHARS)
+
+
+class _Window:
+    """The words of `norm[start:stop]` in one script, with their spans computed only when needed.
+
+    One `split` on the script's runs gives the words and the gaps between them, so spans come
+    from summing lengths (in C) instead of a regex match object per word. Spans are in `norm`.
+    """
+
+    def __init__(self, norm: str, script: str, start: int = 0, stop: int | None = None) -> None:
+        self.start = start
+        text = norm if start == 0 and stop is None else norm[start:stop]
+        self.parts: list[str] = _SPLITS[script].split(text)  # gap, word, gap, word, ..., gap
+        self.words: list[str] = self.parts[1::2]
         self.skeletons = _arabic_skeletons if script == ARABIC else latin_token_skeletons
-        self._spans: list[tuple[int, int]] | None = None
+        self._bounds: list[int] | None = None
 
     def span(self, index: int) -> tuple[int, int]:
-        if self._spans is None:
-            self._spans = [found.span() for found in self.run.finditer(self.norm)]
-        return self._spans[index]
+        if self._bounds is None:
+            self._bounds = list(accumulate(map(len, self.parts), initial=self.start))
+        return self._bounds[2 * index + 1], self._bounds[2 * index + 2]
 
     def joined(self, first: int, last: int) -> bool:
         """Do words first..last stand next to each other, with no sentence break between?"""
-        spans = [self.span(i) for i in range(first, last + 1)]
-        return all(_gap_ok(self.norm, a[1], b[0]) for a, b in pairwise(spans))
+        return not any(map(_bad_gap, self.parts[2 * first + 2 : 2 * last + 1 : 2]))
 
 
 def find_names(norm: str, index: SkeletonIndex) -> list[NameFound]:
@@ -185,11 +193,44 @@ def find_names(norm: str, index: SkeletonIndex) -> list[NameFound]:
     found: list[NameFound] = []
     if not starters:
         return found
-    for first, word in enumerate(window.words):
-        if word in starters:
-            for key in window.skeletons(word):
-                if key in index.prefixes:
-                    found.extend(_windows(window, first, key, index))
+    words = window.words
+    for first in compress(range(len(words)), map(starters.__contains__, words)):
+        for key in window.skeletons(words[first]):
+            if key in index.prefixes:
+                found.extend(_windows(window, first, key, index))
+    return found
+
+
+def starter_offsets(text: str, index: SkeletonIndex) -> list[int]:
+    """Where the words of `text` that may start a name window begin (in text order)."""
+    parts = _SPLITS[index.text_script].split(text)
+    words = parts[1::2]
+    starters = index.memo.starters_among(set(words), index)
+    if not starters:
+        return []
+    bounds = list(accumulate(map(len, parts), initial=0))
+    return [bounds[2 * i + 1] for i in compress(range(len(words)), map(starters.__contains__, words))]
+
+
+def find_names_from(norm: str, index: SkeletonIndex, starts: Iterable[int]) -> list[NameFound]:
+    """`find_names(norm, index)`, given where its starting words are (`starter_offsets`).
+
+    A window holds at most MAX_WINDOW words, so only a short stretch after each start is split
+    into words: the whole rest of the field only when that stretch could cut a window short.
+    """
+    found: list[NameFound] = []
+    for start in starts:
+        window = _Window(norm, index.text_script, start, start + _LOOKAHEAD)
+        complete = (
+            start + _LOOKAHEAD >= len(norm)
+            or len(window.words) > MAX_WINDOW
+            or any(map(_bad_gap, window.parts[2::2]))  # no window runs past a bad gap
+        )
+        if not complete:
+            window = _Window(norm, index.text_script, start)
+        for key in window.skeletons(window.words[0]):
+            if key in index.prefixes:
+                found.extend(_windows(window, 0, key, index))
     return found
 
 

@@ -16,7 +16,7 @@ from service.text.tokenise import count_tokens
 
 # (field index, start, end, atom) in normalised coordinates of that field.
 Witness = tuple[int, int, int, int]
-Occurrences = Callable[[int], Sequence[Witness]]
+Occurrences = Callable[[int], list[Witness]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +52,8 @@ Node = Leaf | Neg | All | AnyOf | Close
 def evaluate(node: Node, occurrences: Occurrences, scans: Sequence[FieldScan]) -> list[Witness] | None:
     """The witnesses of `node`, or None when it does not hold."""
     if isinstance(node, Leaf):
-        found = occurrences(node.atom)
-        return list(found) if found else None
+        found = occurrences(node.atom)  # shared, so callers build new lists and never mutate one
+        return found if found else None
     if isinstance(node, Neg):
         return None if evaluate(node.child, occurrences, scans) is not None else []
     if isinstance(node, All):
@@ -76,12 +76,18 @@ def _near(node: Close, occurrences: Occurrences, scans: Sequence[FieldScan]) -> 
     right = evaluate(node.right, occurrences, scans) if left else None
     if not left or not right:
         return None
-    kept = _close_to(left, right, node.distance, scans) | _close_to(right, left, node.distance, scans)
+    distances: dict[tuple[Witness, Witness], int] = {}  # the relation is symmetric: count once
+    kept = _close_to(left, right, node.distance, scans, distances)
+    kept |= _close_to(right, left, node.distance, scans, distances)
     return sorted(kept) if kept else None
 
 
 def _close_to(
-    these: list[Witness], others: list[Witness], distance: int, scans: Sequence[FieldScan]
+    these: list[Witness],
+    others: list[Witness],
+    distance: int,
+    scans: Sequence[FieldScan],
+    distances: dict[tuple[Witness, Witness], int],
 ) -> set[Witness]:
     """Pairs (a, b) with a in `these` close enough to b in `others`.
 
@@ -94,7 +100,13 @@ def _close_to(
     for a in these:
         at = bisect_left(keys, (a[0], a[1]))
         for b in others[max(0, at - 1) : at + 1]:
-            if b[0] == a[0] and words_between(scans[a[0]].norm, a, b, distance) <= distance:
+            if b[0] != a[0]:
+                continue
+            pair = (a, b) if a <= b else (b, a)
+            words = distances.get(pair)
+            if words is None:
+                words = distances[pair] = words_between(scans[a[0]].norm, a, b, distance)
+            if words <= distance:
                 kept.update((a, b))
     return kept
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-import ahocorasick_rs
-
-from service.match.entities import SkeletonIndex, find_names, find_surname, surname_of
+from service.match.entities import (
+    SkeletonIndex,
+    find_names,
+    find_names_from,
+    find_surname,
+    surname_of,
+)
 from service.match.evaluate import Node, Witness, evaluate
-from service.match.scan import FieldScan, scan_field
+from service.match.scan import FieldScan, Scanner
 from service.models import FIELDS, Hit, Item, Match
 from service.text.normalise import normalise
-from service.text.tokenise import ARABIC
-
-_HAS_SCRIPT = {ARABIC: re.compile("[\u0620-\u06ff]"), "L": re.compile("[^\\W\\d_\u0600-\u06ff]")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +44,17 @@ class CompiledWatchlist:
 class Tables:
     """Everything the matcher reads while matching (built once, shared, never mutated)."""
 
-    automaton: ahocorasick_rs.AhoCorasick | None
-    rules: tuple[tuple[tuple[int, int], ...], ...]
+    scanner: Scanner
     slots: tuple[frozenset[int], ...]
     atoms: tuple[Atom, ...]
     triggers: Mapping[int, tuple[int, ...]]  # variant → watchlists that may fire on it
     name_watchlists: frozenset[int]  # watchlists with an entity that has cross-script keys
     skeletons: tuple[SkeletonIndex, ...]
+    named_atoms: frozenset[int]  # the entity atoms those keys stand for
+    atom_starts: tuple[frozenset[int], ...]  # per atom: the variants that can start it
+    # Per atom: its variants when every alternative is a single word and it has no cross-script
+    # name (then its occurrences are just the tokens those variants hit), else None.
+    single_words: tuple[frozenset[int] | None, ...]
     watchlists: tuple[CompiledWatchlist, ...]
 
 
@@ -76,7 +80,7 @@ class Matcher:
         scans = [_scan(tables, index, item.field_text(name)) for index, name in enumerate(FIELDS)]
         state = _ItemState(tables, scans)
         matches = []
-        for number in sorted(_candidates(tables, scans)):
+        for number in sorted(_candidates(tables, state.present)):
             watchlist = tables.watchlists[number]
             if _admits(watchlist, item):
                 found = state.match(watchlist)
@@ -86,9 +90,9 @@ class Matcher:
 
 
 def _scan(tables: Tables, index: int, text: str) -> FieldScan:
-    if not text or tables.automaton is None:
-        return FieldScan(index, text, normalise(text))
-    return scan_field(index, text, normalise(text), tables.automaton, tables.rules)
+    if not text:
+        return FieldScan(index, text, text)
+    return tables.scanner.scan(index, text, normalise(text))
 
 
 NameHits = dict[int, list[tuple[int, int, int, str]]]  # atom → (field, start, end, last word)
@@ -96,22 +100,26 @@ NameHits = dict[int, list[tuple[int, int, int, str]]]  # atom → (field, start,
 
 def _find_names(indexes: Sequence[SkeletonIndex], scans: Sequence[FieldScan]) -> NameHits:
     names: NameHits = {}
-    for index in indexes:
-        script = _HAS_SCRIPT[index.text_script]
+    for number, index in enumerate(indexes):
         for scan in scans:
-            if scan.norm and script.search(scan.norm):
-                for found in find_names(scan.norm, index):
-                    entry = (scan.index, found.start, found.end, found.last_word)
-                    names.setdefault(found.atom, []).append(entry)
+            if scan.starters is None:  # the field was not split into chunks: search all of it
+                found = find_names(scan.norm, index) if scan.norm else []
+            else:
+                found = find_names_from(scan.norm, index, scan.starters[number])
+            for name in found:
+                entry = (scan.index, name.start, name.end, name.last_word)
+                names.setdefault(name.atom, []).append(entry)
     return names
 
 
-def _candidates(tables: Tables, scans: Sequence[FieldScan]) -> set[int]:
+def _candidates(tables: Tables, present: set[int]) -> set[int]:
     """Watchlists with a term in the text, plus those that may fire on a cross-script name."""
     candidates = set(tables.name_watchlists)
-    for scan in scans:
-        for variant in scan.by_variant:
-            candidates.update(tables.triggers.get(variant, ()))
+    triggers = tables.triggers
+    for variant in present:
+        found = triggers.get(variant)
+        if found:
+            candidates.update(found)
     return candidates
 
 
@@ -127,9 +135,10 @@ def _sequence(
     scan: FieldScan, alternative: tuple[int, ...], slots: Sequence[frozenset[int]]
 ) -> list[tuple[int, int, int]]:
     """(start, end, start of last word) of each run of tokens matching the slots in order."""
+    for slot in alternative:
+        if slots[slot].isdisjoint(scan.by_variant):
+            return []  # a word of the phrase occurs nowhere in the field
     first = slots[alternative[0]]
-    if first.isdisjoint(scan.by_variant):
-        return []
     starts: set[int] = set()
     for variant in first:
         starts.update(scan.by_variant.get(variant, ()))
@@ -152,7 +161,12 @@ class _ItemState:
     def __init__(self, tables: Tables, scans: Sequence[FieldScan]) -> None:
         self.tables = tables
         self.scans = scans
+        self.live = [scan for scan in scans if scan.by_variant]
+        self.present: set[int] = set()  # every variant found in some field
+        for scan in self.live:
+            self.present.update(scan.by_variant)
         self.memo: dict[int, list[Witness]] = {}
+        self.spans: dict[tuple[int, int, int], tuple[int, int]] = {}  # → span in the original
         self._names: NameHits | None = None
 
     @property
@@ -163,23 +177,53 @@ class _ItemState:
         return self._names
 
     def occurrences(self, atom_id: int) -> list[Witness]:
+        """Where the atom occurs in the item, in order (memoised: watchlists share atoms)."""
         found = self.memo.get(atom_id)
-        if found is None:
-            found = self.memo[atom_id] = self._occurrences(atom_id)
+        if found is not None:
+            return found
+        variants = self.tables.single_words[atom_id]
+        if variants is None:
+            found = self._occurrences(atom_id)
+        elif variants.isdisjoint(self.present):
+            found = []
+        else:  # a term of single words (most are): its spans are the tokens its variants hit
+            spans: set[tuple[int, int, int]] = set()
+            for scan in self.live:
+                by_variant = scan.by_variant
+                hit = variants.intersection(by_variant)
+                if hit:
+                    ends, field = scan.ends, scan.index
+                    for variant in hit:
+                        spans.update([(field, start, ends[start]) for start in by_variant[variant]])
+            found = [(field, start, end, atom_id) for field, start, end in sorted(spans)]
+        self.memo[atom_id] = found
         return found
 
     def _occurrences(self, atom_id: int) -> list[Witness]:
-        atom = self.tables.atoms[atom_id]
+        tables = self.tables
+        named = atom_id in tables.named_atoms
+        if not named and tables.atom_starts[atom_id].isdisjoint(self.present):
+            return []  # none of its words occurs, and it has no cross-script name to look for
+        atom = tables.atoms[atom_id]
+        slots = tables.slots
         spans: set[tuple[int, int, int]] = set()
         full_names: set[str] = set()
-        live = [scan for scan in self.scans if scan.by_variant]
         for alternative in atom.alternatives:
-            for scan in live:
-                for start, end, last in _sequence(scan, alternative, self.tables.slots):
+            first = slots[alternative[0]]
+            if first.isdisjoint(self.present):
+                continue
+            if len(alternative) == 1:  # one word, the usual case: its tokens are the spans
+                for scan in self.live:
+                    by_variant, ends, field = scan.by_variant, scan.ends, scan.index
+                    for variant in first.intersection(by_variant):
+                        spans.update([(field, start, ends[start]) for start in by_variant[variant]])
+                continue
+            for scan in self.live:
+                for start, end, last in _sequence(scan, alternative, slots):
                     spans.add((scan.index, start, end))
                     if last > start:
                         full_names.add(scan.norm[last:end])
-        for field, start, end, last_word in self.names.get(atom_id, ()):
+        for field, start, end, last_word in self.names.get(atom_id, ()) if named else ():
             spans.add((field, start, end))
             full_names.add(last_word)
         if atom.surname and full_names:
@@ -206,18 +250,20 @@ class _ItemState:
 
     def _hits(self, witnesses: list[Witness]) -> tuple[Hit, ...]:
         """Hits in field and text order; a hit inside a longer hit of the same term is dropped."""
-        hits: dict[tuple[int, int, int, str], Hit] = {}
-        for field, start, end, atom in set(witnesses):
-            scan = self.scans[field]
-            first, last = scan.original_span(start, end)
-            label = self.tables.atoms[atom].label
-            hit = Hit(label, scan.original[first:last], FIELDS[field], first, last)
-            hits[(field, first, -last, label)] = hit
+        atoms = self.tables.atoms
+        spans = self.spans
+        keys: set[tuple[int, int, int, str]] = set()
+        for witness in set(witnesses):
+            field, start, end, atom = witness
+            span = spans.get((field, start, end))
+            if span is None:
+                span = spans[(field, start, end)] = self.scans[field].original_span(start, end)
+            keys.add((field, span[0], -span[1], atoms[atom].label))
         kept: list[Hit] = []
-        reach: dict[tuple[str, str], int] = {}  # (field, term) → furthest end kept so far
-        for key in sorted(hits):
-            hit = hits[key]
-            if hit.end > reach.get((hit.field, hit.term), -1):
-                reach[(hit.field, hit.term)] = hit.end
-                kept.append(hit)
+        reach: dict[tuple[int, str], int] = {}  # (field, term) → furthest end kept so far
+        for field, first, minus_last, label in sorted(keys):
+            if -minus_last > reach.get((field, label), -1):
+                reach[(field, label)] = -minus_last
+                text = self.scans[field].original[first:-minus_last]
+                kept.append(Hit(label, text, FIELDS[field], first, -minus_last))
         return tuple(kept)

@@ -1,17 +1,28 @@
 """The hot path: find every term key in one normalised field and keep the whole-word occurrences.
 
-One Aho-Corasick pass (ahocorasick_rs, overlapping, so a word watched by one list and a phrase
-containing it watched by another are both found) reports raw substring hits; each is then checked
-against the text token around it (notes/performance.md §8). Cost grows with the hits in the
-text, not with the number of watchlists.
+Whether a key occurrence stands as a whole word (with an allowed proclitic before it and an
+allowed suffix after it) depends only on the characters around it up to the nearest whitespace:
+the checks walk over letters, digits and the `.`/`,` of numbers, never over a space. So the field
+is split on whitespace (`str.split`, in C) and each distinct chunk's whole-word hits, as
+(variant, start, end) relative to the chunk, are remembered across fields and items in a
+`ChunkMemo`: news vocabulary repeats, so most chunks of an article were seen before and cost one
+set operation. Chunks not seen before are analysed together: one Aho-Corasick pass (ahocorasick_rs,
+overlapping, so a word watched by one list and a phrase containing it watched by another are both
+found) over the new chunks joined by newlines, and the per-hit checks of `_accepted` on its raw
+hits (notes/performance.md §8). Keys that a chunk cannot hold (keys with whitespace inside, or
+starting with punctuation) go to a second automaton that runs over the whole field with the same
+per-hit checks; real watchlists rarely have any.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from itertools import accumulate, compress
 
 import ahocorasick_rs
 
+from service.match.entities import SkeletonIndex, starter_offsets
 from service.match.terms import EXACT, FEMININE_PLURAL, KEYWORD, NEEDS_SUFFIX, PREFIX
 from service.text.clitics import (
     MAX_PROCLITIC,
@@ -24,8 +35,12 @@ from service.text.tokenise import ARABIC, NUMBER, SEPARATOR, char_kind
 
 # Phrases and names do not run across a sentence or line break.
 _BREAKS = frozenset("!?;\n\r\u2029")
+# The whitespace besides the space that normalised text usually holds (NFKD makes the no-break and
+# typographic spaces plain ones).
+_USUAL_SPACES = "\n\t\r"
 
 Rules = tuple[tuple[int, int], ...]  # (variant id, rule) per automaton pattern
+ChunkHits = tuple[tuple[int, int, int], ...]  # (variant, start, end) relative to the chunk
 
 
 def suffix_allowed(rule: int, suffix: str, stem: int) -> bool:
@@ -45,6 +60,11 @@ def _kind(char: str) -> str:
     return char_kind(char)
 
 
+def chunk_safe(key: str) -> bool:
+    """Can every whole-word occurrence of `key` be decided inside one whitespace-free chunk?"""
+    return bool(key) and char_kind(key[0]) != SEPARATOR and not any(c.isspace() for c in key)
+
+
 def _arabic_token_start(norm: str, start: int, kinds: dict[str, str]) -> int:
     """Start of the Arabic token holding `start`, or -1 when more than a proclitic precedes it."""
     begin = start - 1
@@ -62,10 +82,205 @@ def _inside_number(norm: str, start: int, end: int) -> bool:
     return before or after
 
 
+def _accepted(
+    norm: str, raw: Iterable[tuple[int, int, int]], rules: Sequence[Rules]
+) -> list[tuple[int, int, int]]:
+    """(variant, token start, token end) of each raw automaton hit that stands as a whole word.
+
+    This loop runs for every raw hit in text not seen before, most of them keys inside longer
+    words; it is written flat, with the common rejections first.
+    """
+    kept: list[tuple[int, int, int]] = []
+    kinds = char_kind.memo
+    size = len(norm)
+    for pattern, start, end in raw:
+        kind = kinds.get(norm[start]) or _kind(norm[start])
+        begin = start
+        if start and (kinds.get(norm[start - 1]) or _kind(norm[start - 1])) == kind:
+            if kind != ARABIC:
+                continue
+            begin = _arabic_token_start(norm, start, kinds)
+            if begin < 0:
+                continue
+        variants = rules[pattern]
+        limit = size if variants[-1][1] == PREFIX else end + MAX_SUFFIX
+        stop = end
+        while stop < size and (kinds.get(norm[stop]) or _kind(norm[stop])) == kind:
+            stop += 1
+            if stop > limit:
+                break
+        if stop > limit or (kind == NUMBER and _inside_number(norm, start, end)):
+            continue
+        if begin < start and not proclitic_allowed(norm[begin:start], norm[begin:stop], stop - start):
+            continue
+        suffix = norm[end:stop]
+        for variant, rule in variants:
+            if suffix_allowed(rule, suffix, end - start):
+                kept.append((variant, begin, stop))
+    return kept
+
+
+class _MemoState:
+    """One generation of the memo: replaced whole, never cleared, so a reader stays consistent."""
+
+    __slots__ = ("hits", "hitting", "named", "seen", "starters")
+
+    def __init__(self, indexes: int) -> None:
+        self.seen: set[str] = set()  # every chunk analysed
+        self.hitting: set[str] = set()  # those with at least one whole-word hit
+        self.hits: dict[str, ChunkHits] = {}  # and their hits
+        # Per skeleton index: chunks holding a word that may start a cross-script name, and where.
+        self.named: tuple[set[str], ...] = tuple(set() for _ in range(indexes))
+        self.starters: tuple[dict[str, tuple[int, ...]], ...] = tuple({} for _ in range(indexes))
+
+
+class ChunkMemo:
+    """Whole-word hits per distinct whitespace-free chunk, remembered across items.
+
+    A pure cache of a pure function of the chunk (for one compiled matcher). It starts afresh once
+    it holds `LIMIT` chunks, which bounds it to a few tens of MB.
+    """
+
+    LIMIT = 200_000
+
+    __slots__ = ("indexes", "state")
+
+    def __init__(self, indexes: int) -> None:
+        self.indexes = indexes
+        self.state = _MemoState(indexes)
+
+    def current(self, incoming: int) -> _MemoState:
+        state = self.state
+        if len(state.seen) + incoming > self.LIMIT:
+            state = self.state = _MemoState(self.indexes)
+        return state
+
+
+class Scanner:
+    """The compiled keys of one matcher, split by where their occurrences can be decided.
+
+    It also finds, per field, the words that may start a cross-script name of each skeleton
+    index (`FieldScan.starters`), from the same chunks and memo.
+    """
+
+    __slots__ = ("automaton", "fallback", "fallback_rules", "indexes", "memo", "rules")
+
+    def __init__(
+        self, keys: Sequence[str], rules: Sequence[Rules], indexes: Sequence[SkeletonIndex] = ()
+    ) -> None:
+        safe = [i for i, key in enumerate(keys) if chunk_safe(key)]
+        other = [i for i, key in enumerate(keys) if not chunk_safe(key)]
+        self.automaton = ahocorasick_rs.AhoCorasick([keys[i] for i in safe]) if safe else None
+        self.rules: tuple[Rules, ...] = tuple(rules[i] for i in safe)
+        self.fallback = ahocorasick_rs.AhoCorasick([keys[i] for i in other]) if other else None
+        self.fallback_rules: tuple[Rules, ...] = tuple(rules[i] for i in other)
+        self.indexes = tuple(indexes)
+        self.memo = ChunkMemo(len(self.indexes))
+
+    def learn(self, state: _MemoState, new: set[str]) -> None:
+        """Analyse chunks not seen before, all in one automaton pass."""
+        words = list(new)
+        joined = "\n".join(words)  # a newline never occurs inside a chunk-safe key or a word
+        starts = list(accumulate((len(w) + 1 for w in words[:-1]), initial=0))
+        automaton = self.automaton
+        raw = automaton.find_matches_as_indexes(joined, overlapping=True) if automaton else []
+        if raw:
+            found: dict[int, set[tuple[int, int, int]]] = {}
+            for variant, begin, stop in _accepted(joined, raw, self.rules):
+                j = bisect_right(starts, begin) - 1
+                offset = starts[j]
+                found.setdefault(j, set()).add((variant, begin - offset, stop - offset))
+            for j, hits in found.items():
+                state.hits[words[j]] = tuple(sorted(hits))
+                state.hitting.add(words[j])
+        for number, index in enumerate(self.indexes):
+            offsets: dict[int, list[int]] = {}
+            for at in starter_offsets(joined, index):
+                j = bisect_right(starts, at) - 1
+                offsets.setdefault(j, []).append(at - starts[j])
+            for j, found_at in offsets.items():
+                state.starters[number][words[j]] = tuple(found_at)
+                state.named[number].add(words[j])
+        state.seen |= new
+
+    def scan(self, index: int, original: str, norm: str) -> FieldScan:
+        """Every whole-word occurrence of a compiled variant in one normalised field."""
+        scan = FieldScan(index, original, norm)
+        if self.automaton is not None or self.indexes:
+            # Every whitespace character becomes a space (same length), so that split(" ")
+            # gives the chunks with empty strings between repeated spaces: offsets stay exact.
+            # (Any other whitespace left inside a chunk makes the chunk rarer, never wrong.)
+            spaced = norm
+            for space in _USUAL_SPACES:
+                if space in spaced:
+                    spaced = spaced.replace(space, " ")
+            parts = spaced.split(" ")
+            chunks = set(parts)
+            chunks.discard("")
+            state = self.memo.current(len(chunks))
+            new = chunks.difference(state.seen)
+            if new:
+                self.learn(state, new)
+            found = chunks & state.hitting
+            named = [chunks & chunks_named for chunks_named in state.named]
+            if found or any(named):
+                before = list(accumulate(map(len, parts), initial=0))
+                if found:
+                    _place(scan, parts, before, found, state.hits)
+                scan.starters = [
+                    _starts(parts, before, chunks_named, starters) if chunks_named else []
+                    for chunks_named, starters in zip(named, state.starters, strict=True)
+                ]
+            else:
+                scan.starters = [[] for _ in self.indexes]
+        if self.fallback is not None:
+            raw = self.fallback.find_matches_as_indexes(norm, overlapping=True)
+            for variant, begin, stop in _accepted(norm, raw, self.fallback_rules):
+                scan.add(variant, begin, stop)
+        return scan
+
+
+def _starts(
+    parts: list[str], before: list[int], named: set[str], starters: dict[str, tuple[int, ...]]
+) -> list[int]:
+    """Where the words that may start a name stand in the field, in order."""
+    found: list[int] = []
+    for i in compress(range(len(parts)), map(named.__contains__, parts)):
+        at = before[i] + i
+        found.extend(at + offset for offset in starters[parts[i]])
+    return found
+
+
+def _place(
+    scan: FieldScan, parts: list[str], before: list[int], found: set[str], hits: dict[str, ChunkHits]
+) -> None:
+    """Add the hits of each found chunk wherever it stands in the field.
+
+    Part i of the field split on single spaces starts after the i parts before it (whose lengths
+    add up to before[i]) and their i spaces; compress finds those parts in C.
+    """
+    ends, at_token, by_variant = scan.ends, scan.at, scan.by_variant
+    for i in compress(range(len(parts)), map(found.__contains__, parts)):
+        at = before[i] + i
+        for variant, start, stop in hits[parts[i]]:
+            begin = at + start  # FieldScan.add, inlined: this runs for every hit of the field
+            ends[begin] = at + stop
+            variants = at_token.get(begin)
+            if variants is None:
+                variants = at_token[begin] = set()
+            if variant not in variants:
+                variants.add(variant)
+                starts = by_variant.get(variant)
+                if starts is None:
+                    by_variant[variant] = [begin]
+                else:
+                    starts.append(begin)
+
+
 class FieldScan:
     """Whole-word occurrences of term variants in one field, keyed by text-token start."""
 
-    __slots__ = ("_offsets", "at", "by_variant", "ends", "index", "norm", "original")
+    __slots__ = ("_offsets", "at", "by_variant", "ends", "index", "norm", "original", "starters")
 
     def __init__(self, index: int, original: str, norm: str) -> None:
         self.index = index
@@ -74,6 +289,8 @@ class FieldScan:
         self.ends: dict[int, int] = {}  # token start → token end
         self.at: dict[int, set[int]] = {}  # token start → variants found in that token
         self.by_variant: dict[int, list[int]] = {}  # variant → token starts
+        # Per skeleton index: where the words that may start a name stand (None: not looked for).
+        self.starters: list[list[int]] | None = None
         self._offsets: Normalised | None = None
 
     def add(self, variant: int, begin: int, stop: int) -> None:
@@ -84,6 +301,8 @@ class FieldScan:
             self.by_variant.setdefault(variant, []).append(begin)
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
+        if end > start and self.original.isascii():
+            return start, end  # normalising ASCII only lowercases: offsets do not move
         if self._offsets is None:
             self._offsets = normalise_with_offsets(self.original, self.norm)
         return self._offsets.original_span(start, end)
@@ -107,36 +326,12 @@ def scan_field(
     automaton: ahocorasick_rs.AhoCorasick,
     rules: Sequence[Rules],
 ) -> FieldScan:
-    """Every whole-word occurrence of a compiled variant in one normalised field.
+    """Every whole-word occurrence in one field from one automaton pass over all of it.
 
-    This loop runs for every raw automaton hit, most of them keys inside longer words; it is
-    written flat, with the common rejections first, because it dominates matching time.
+    The direct form of `Scanner.scan` (no memo, no chunks): the reference the tests hold it to.
     """
     scan = FieldScan(index, original, norm)
-    kinds = char_kind.memo
-    size = len(norm)
-    for pattern, start, end in automaton.find_matches_as_indexes(norm, overlapping=True):
-        kind = kinds.get(norm[start]) or _kind(norm[start])
-        begin = start
-        if start and (kinds.get(norm[start - 1]) or _kind(norm[start - 1])) == kind:
-            if kind != ARABIC:
-                continue
-            begin = _arabic_token_start(norm, start, kinds)
-            if begin < 0:
-                continue
-        variants = rules[pattern]
-        limit = size if variants[-1][1] == PREFIX else end + MAX_SUFFIX
-        stop = end
-        while stop < size and (kinds.get(norm[stop]) or _kind(norm[stop])) == kind:
-            stop += 1
-            if stop > limit:
-                break
-        if stop > limit or (kind == NUMBER and _inside_number(norm, start, end)):
-            continue
-        if begin < start and not proclitic_allowed(norm[begin:start], norm[begin:stop], stop - start):
-            continue
-        suffix = norm[end:stop]
-        for variant, rule in variants:
-            if suffix_allowed(rule, suffix, end - start):
-                scan.add(variant, begin, stop)
+    raw = automaton.find_matches_as_indexes(norm, overlapping=True)
+    for variant, begin, stop in _accepted(norm, raw, rules):
+        scan.add(variant, begin, stop)
     return scan

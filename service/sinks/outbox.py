@@ -37,6 +37,7 @@ from service.telemetry import NullTelemetry, Telemetry
 # A pass that found every sink with due work set aside waits this long at most before returning, so a
 # caller that loops on `deliver_due` until nothing is pending does not spin.
 IDLE_PAUSE_SECONDS = 0.25
+CLAIM_MARGIN_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +82,10 @@ class Outbox:
         pass_budget: float = 5.0,
         digest_max: int = 100,
         idle_pause: float = IDLE_PAUSE_SECONDS,
+        owner: str = "local",
     ) -> None:
         self._store = store
+        self._owner = owner
         self._sinks = sinks
         self._clock = clock
         self._log = log
@@ -152,7 +155,15 @@ class Outbox:
             if stop.is_set() or loop.time() >= deadline:
                 return
 
+    async def _claim(self, delivery: Delivery) -> bool:
+        """Only one replica sends a delivery: the claim lasts past the longest attempt, so a replica
+        that read the same due list a moment later finds it taken (or no longer pending)."""
+        ttl = self._send_timeout + CLAIM_MARGIN_SECONDS
+        return await self._store.claim_delivery(delivery.alert.id, delivery.sink, self._owner, ttl)
+
     async def _attempt(self, sink: Sink, delivery: Delivery, stats: DeliveryStats) -> bool:
+        if not await self._claim(delivery):
+            return True  # another replica has it
         alert, attempt = delivery.alert, delivery.attempts + 1
         log = self._log.bind(alert=alert.id, watchlist=alert.watchlist, sink=sink.name, attempt=attempt)
         started = self._clock()
@@ -205,6 +216,9 @@ class Outbox:
         self._log.info("alerts_held_for_digest", sink=sink, alerts=len(waiting), until=close.isoformat())
 
     async def _attempt_batch(self, sink: BatchSink, batch: list[Delivery], stats: DeliveryStats) -> bool:
+        batch = [d for d in batch if await self._claim(d)]
+        if not batch:
+            return True
         attempt = max(d.attempts for d in batch)  # the hold counted one
         log = self._log.bind(sink=sink.name, alerts=len(batch), attempt=attempt)
         started = self._clock()

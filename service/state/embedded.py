@@ -292,6 +292,12 @@ class EmbeddedStore:
         sets = "attempts=attempts+1, next_attempt=?, last_error=?"
         await self._update(alert_id, sink, sets, (at.timestamp(), error), datetime.now(UTC))
 
+    async def claim_delivery(self, alert_id: str, sink: str, owner: str, ttl: float) -> bool:
+        """One process owns this directory (the lock), so a delivery still pending is always its own."""
+        sql = "SELECT status FROM deliveries WHERE alert=? AND sink=?"
+        row = await self._run(lambda db: db.execute(sql, (alert_id, sink)).fetchone())
+        return row is not None and row[0] == "pending"
+
     async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None:
         await self._update(
             alert_id, sink, "status='parked', attempts=attempts+1, last_error=?", (reason,), now

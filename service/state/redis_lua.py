@@ -63,6 +63,16 @@ else redis.call('ZREM', KEYS[2], ARGV[4]) end
 return 1
 """
 
+# KEYS: delivery hash, claim key; ARGV: owner, ttl (ms). One replica sends a delivery: it must still be
+# pending, and unclaimed or claimed by this same owner (its own retry).
+CLAIM_DELIVERY = r"""
+if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
+
 # The story index. `story:{id}` is a story's record (sig, outlets, logical expiry); `storyitem:{h}`
 # and `storyband:{band}` point at a story and expire with it (PX). A band points at one story: the
 # first live one to claim it; a story renews the bands it holds whenever a copy joins it. The record's

@@ -42,6 +42,7 @@ _SCRIPTS = {
     "remember": redis_lua.REMEMBER_ITEMS,
     "enqueue": redis_lua.ENQUEUE,
     "update": redis_lua.UPDATE,
+    "claim": redis_lua.CLAIM_DELIVERY,
     "story": redis_lua.FIND_OR_ADD_STORY,
     "acquire": redis_lua.ACQUIRE_LEASE,
     "renew": redis_lua.RENEW_LEASE,
@@ -72,6 +73,10 @@ class Keys:
     @property
     def delivery_prefix(self) -> str:
         return f"{self.prefix}delivery:"
+
+    @property
+    def claim_prefix(self) -> str:
+        return f"{self.prefix}claim:"
 
     @property
     def due(self) -> str:
@@ -313,6 +318,11 @@ class RedisStore:
 
     async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None:
         await self._move(alert_id, sink, "parked", now.timestamp(), reason)
+
+    async def claim_delivery(self, alert_id: str, sink: str, owner: str, ttl: float) -> bool:
+        member = f"{alert_id}{_SEP}{sink}"
+        keys = [self.keys.delivery_prefix + member, self.keys.claim_prefix + member]
+        return bool(await self._script("claim", keys, [owner, _ms(ttl)]))
 
     async def _move(self, alert_id: str, sink: str, status: str, at: float, error: str) -> None:
         member = f"{alert_id}{_SEP}{sink}"

@@ -281,3 +281,21 @@ async def test_fencing_refuses_a_feed_state_write_from_a_stale_lease_holder(stor
 def clock() -> datetime:
     """Lease expiry runs on real time in Redis (PX), so lease tests pass the real time as `now`."""
     return datetime.now(UTC)
+
+
+async def test_a_pending_delivery_is_claimed_by_one_owner_and_never_once_delivered(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    assert await store.claim_delivery("a1", "s1", "replica-a", 30)
+    assert await store.claim_delivery("a1", "s1", "replica-a", 30)  # its own retry
+    if isinstance(store, RedisStore):
+        assert not await store.claim_delivery("a1", "s1", "replica-b", 30)
+    await store.mark_delivered("a1", "s1", NOW)
+    assert not await store.claim_delivery("a1", "s1", "replica-a", 30)
+    assert not await store.claim_delivery("nope", "s1", "replica-a", 30)
+
+
+async def test_a_crashed_replicas_claim_expires_and_the_delivery_is_taken_over(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    assert await store.claim_delivery("a1", "s1", "replica-a", 0.2)
+    await asyncio.sleep(0.3)
+    assert await store.claim_delivery("a1", "s1", "replica-b", 30)
