@@ -177,6 +177,7 @@ class Service:
             self._wake_outbox.clear()
             try:
                 await outbox.deliver_due()
+                self.metrics.outbox_depth.set(await store.outbox_depth())
                 self._store_error = None
             except StoreError as exc:
                 self._store_error = str(exc)

@@ -251,6 +251,7 @@ async def test_probes_and_metrics_answer(service_config, start_service, live_fee
     assert status == 200
     assert 'newsalert_polls_total{feed="live",status="fetched"}' in text
     assert "newsalert_heartbeat_timestamp_seconds" in text
+    assert "newsalert_outbox_pending 0.0" in text
     assert await stop(run) == 0
 
 

@@ -292,6 +292,11 @@ class EmbeddedStore:
         sets = "attempts=attempts+1, next_attempt=?, last_error=?"
         await self._update(alert_id, sink, sets, (at.timestamp(), error), datetime.now(UTC))
 
+    async def outbox_depth(self) -> int:
+        sql = "SELECT COUNT(*) FROM deliveries WHERE status='pending'"
+        row = await self._run(lambda db: db.execute(sql).fetchone())
+        return int(row[0]) if row else 0
+
     async def claim_delivery(self, alert_id: str, sink: str, owner: str, ttl: float) -> bool:
         """One process owns this directory (the lock), so a delivery still pending is always its own."""
         sql = "SELECT status FROM deliveries WHERE alert=? AND sink=?"

@@ -78,6 +78,9 @@ class Store(Protocol):
 
     async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None: ...
 
+    async def outbox_depth(self) -> int:
+        """How many deliveries are pending (for the `newsalert_outbox_pending` gauge)."""
+
     async def claim_delivery(self, alert_id: str, sink: str, owner: str, ttl: float) -> bool:
         """Whether `owner` may send this delivery now: it is still pending and no other replica
         claimed it within `ttl` seconds. A replica that crashes mid-send loses its claim after `ttl`,

@@ -319,6 +319,9 @@ class RedisStore:
     async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None:
         await self._move(alert_id, sink, "parked", now.timestamp(), reason)
 
+    async def outbox_depth(self) -> int:
+        return int(await self._call(self.redis.zcard(self.keys.due)))
+
     async def claim_delivery(self, alert_id: str, sink: str, owner: str, ttl: float) -> bool:
         member = f"{alert_id}{_SEP}{sink}"
         keys = [self.keys.delivery_prefix + member, self.keys.claim_prefix + member]

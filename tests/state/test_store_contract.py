@@ -299,3 +299,10 @@ async def test_a_crashed_replicas_claim_expires_and_the_delivery_is_taken_over(s
     assert await store.claim_delivery("a1", "s1", "replica-a", 0.2)
     await asyncio.sleep(0.3)
     assert await store.claim_delivery("a1", "s1", "replica-b", 30)
+
+
+async def test_the_outbox_depth_counts_pending_deliveries(store: Store) -> None:
+    assert await store.outbox_depth() == 0
+    await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
+    await store.mark_delivered("a1", "s1", NOW)
+    assert await store.outbox_depth() == 1
