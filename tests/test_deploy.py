@@ -86,6 +86,8 @@ def test_the_configmap_config_is_valid_with_the_secret_values(tmp_path: Path) ->
     path.write_text(config_text, encoding="utf-8")
     config = load_config(path, dict(secret))
     assert config.service.store == secret["NEWSALERT_STORE"]
+    # More than one replica only with a shared store.
+    assert k8s("deployment.yaml")["spec"]["replicas"] == 1 or config.service.store.startswith("redis")
     grace = k8s("deployment.yaml")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
     assert grace > config.service.grace_period
 
@@ -105,6 +107,7 @@ def test_compose_runs_the_worker_on_redis_with_the_config_mounted() -> None:
     assert worker["environment"]["NEWSALERT_STORE"].startswith("redis://redis:6379")
     assert set(worker["environment"]) <= known_env()
     assert any(v.endswith(f":{CONFIG_PATH}:ro") for v in worker["volumes"])
+    assert worker["deploy"]["replicas"] == 2
 
 
 @pytest.mark.parametrize(
