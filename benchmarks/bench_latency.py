@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -53,7 +52,9 @@ def run_peers(port: int, feeds: int) -> None:
             f"<item><guid>{g}</guid><title>rocket report {g}</title><link>https://n.example/{g}</link></item>"
             for g, _ in items[i]
         )
-        return f'<?xml version="1.0"?><rss version="2.0"><channel><title>f{i}</title>{entries}</channel></rss>'
+        return (
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>f{i}</title>{entries}</channel></rss>'
+        )
 
     async def feed(request: web.Request) -> web.Response:
         i = int(request.match_info["i"])
@@ -104,9 +105,15 @@ def config_text(peer: int, feeds: int, interval: str, http_port: int) -> str:
 async def start_worker(directory: Path, text: str, http_port: int) -> asyncio.subprocess.Process:
     (directory / "config.toml").write_text(text)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "run", "--config", "config.toml", cwd=directory,
+        sys.executable,
+        "-m",
+        "service",
+        "run",
+        "--config",
+        "config.toml",
+        cwd=directory,
         stdout=asyncio.subprocess.DEVNULL,
-        stderr=open(os.environ["BENCH_LOG"], "w") if os.environ.get("BENCH_LOG") else asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     async with aiohttp.ClientSession() as session:
         for _ in range(300):
@@ -126,7 +133,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
     return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
 
 
@@ -150,7 +159,9 @@ async def latency(items: int) -> dict[str, float]:
         await asyncio.sleep(2.0)  # first polls done: every feed known, starts quiet
         async with aiohttp.ClientSession() as session:
             for n in range(items):
-                await session.post(f"http://127.0.0.1:{peer}/publish", params={"feed": n % feeds, "id": f"i{n}"})
+                await session.post(
+                    f"http://127.0.0.1:{peer}/publish", params={"feed": n % feeds, "id": f"i{n}"}
+                )
                 await asyncio.sleep(0.25)
             await asyncio.sleep(4.0)
             async with session.get(f"http://127.0.0.1:{peer}/report") as resp:
@@ -185,17 +196,27 @@ async def idle(feeds: int, window: float) -> dict[str, float]:
         rss, peak = memory_mb(proc.pid)
         await stop_worker(proc)
     server.terminate()
-    return {"feeds": feeds, "window_s": round(elapsed, 1), "cpu_share": cpu / elapsed, "rss_mb": rss, "peak_mb": peak}
+    return {
+        "feeds": feeds,
+        "window_s": round(elapsed, 1),
+        "cpu_share": cpu / elapsed,
+        "rss_mb": rss,
+        "peak_mb": peak,
+    }
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     lat = await latency(30 if args.quick else 100)
     print(f"latency  items {lat['items']}  received {lat['received']}")
     print(f"  publication → receipt    p50 {lat['p50_s']:.2f} s   p99 {lat['p99_s']:.2f} s")
-    print(f"  serving poll → receipt   p50 {lat['after_poll_p50_s']:.2f} s   p99 {lat['after_poll_p99_s']:.2f} s  (target p99 < 2 s)")
+    print(
+        f"  serving poll → receipt   p50 {lat['after_poll_p50_s']:.2f} s   p99 {lat['after_poll_p99_s']:.2f} s  (target p99 < 2 s)"
+    )
     quiet = await idle(500 if args.quick else 2000, 20.0 if args.quick else 60.0)
     print(
         f"idle     feeds {quiet['feeds']}  window {quiet['window_s']} s  CPU {quiet['cpu_share'] * 100:.1f}% of a core "

@@ -275,7 +275,9 @@ async def test_feeds_import_prints_feed_blocks(tmp_path: Path) -> None:
     assert "[[feeds]]" in out and 'url = "https://shafaq.example/rss"' in out
 
 
-async def test_check_refuses_a_sink_that_cannot_be_built_and_hides_apprise_credentials(tmp_path: Path) -> None:
+async def test_check_refuses_a_sink_that_cannot_be_built_and_hides_apprise_credentials(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "c.toml"
     path.write_text(
         "[sinks.t]\ntype='telegram'\nbot_token='1:x'\nchat_id='-1'\ntemplate='{{ alert.title '\n"
