@@ -321,3 +321,26 @@ async def test_alerts_accepted_before_a_crash_are_delivered_after_restart(
     ids = {h["webhook-id"] for h, _ in receiver.requests}
     assert len(ids) == 1  # every attempt, before and after the crash, carried the same id
     assert await stop(again) == 0
+
+
+async def test_a_worker_killed_between_send_and_acknowledgement_resends_once_with_the_same_id(
+    service_config,
+    start_service,
+    live_feed: LiveFeed,
+    receiver: Receiver,  # type: ignore[no-untyped-def]
+) -> None:
+    receiver.delay = 30.0  # the receiver takes the alert, then the worker dies before hearing back
+    run = await start_service()
+    await until(lambda: any(e.get("event") == "feed_fetched" for e in run.events()))
+    live_feed.publish("amb1", "rocket in the ambiguous window")
+    await until(lambda: len(receiver.requests) == 1)
+    run.proc.kill()
+    await run.proc.wait()
+    receiver.delay = 0.0
+    again = await start_service()
+    await until(lambda: len(receiver.requests) == 2, timeout=30)
+    await asyncio.sleep(2)
+    assert len(receiver.requests) == 2  # at most once more, in the documented ambiguous window
+    first, second = (h["webhook-id"] for h, _ in receiver.requests)
+    assert first == second
+    assert await stop(again) == 0
