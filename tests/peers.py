@@ -264,3 +264,19 @@ def free_port() -> int:
 
 def json_of(raw: bytes) -> Any:
     return json.loads(raw.decode())
+
+
+async def collect_stderr(proc: asyncio.subprocess.Process, lines: list[str]) -> None:
+    """Keep every line a subprocess writes to standard error (its JSON logs)."""
+    assert proc.stderr is not None
+    async for raw in proc.stderr:
+        lines.append(raw.decode(errors="replace"))
+
+
+async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until `check()` holds, polling every 0.1 s; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        await asyncio.sleep(0.1)

@@ -26,7 +26,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import REDIS_URL
-from tests.peers import Receiver, free_port
+from tests.peers import Receiver, collect_stderr, free_port, until
 
 FEEDS = 4
 
@@ -116,7 +116,7 @@ async def start_replica(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
             stderr=asyncio.subprocess.PIPE,
         )
         replica = Replica(proc)
-        asyncio.get_running_loop().create_task(_collect(proc, replica.stderr))
+        asyncio.get_running_loop().create_task(collect_stderr(proc, replica.stderr))
         replicas.append(replica)
         return replica
 
@@ -125,20 +125,6 @@ async def start_replica(tmp_path: Path) -> AsyncIterator[Callable[..., object]]:
         if replica.proc.returncode is None:
             replica.proc.kill()
             await replica.proc.wait()
-
-
-async def _collect(proc: asyncio.subprocess.Process, lines: list[str]) -> None:
-    assert proc.stderr is not None
-    async for raw in proc.stderr:
-        lines.append(raw.decode(errors="replace"))
-
-
-async def until(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.1)
 
 
 def received_guids(receiver: Receiver) -> list[str]:
@@ -161,12 +147,12 @@ async def test_two_replicas_share_the_polls_and_deliver_every_alert_once(
     config = tmp_path / "config.toml"
     write_config(config, feeds, receiver, REDIS_URL, redis_prefix)
     first, second = await start_replica(config), await start_replica(config)
-    await until(lambda: sum(feeds.hits.values()) >= FEEDS)
+    await until(lambda: sum(feeds.hits.values()) >= FEEDS, timeout=30)
     await asyncio.sleep(1.5)
     for n in range(12):
         feeds.publish(n % FEEDS, f"item{n}")
         await asyncio.sleep(0.3)
-    await until(lambda: len(set(received_guids(receiver))) == 12)
+    await until(lambda: len(set(received_guids(receiver))) == 12, timeout=30)
     await asyncio.sleep(3)  # more polls by both replicas
     guids = received_guids(receiver)
     assert sorted(guids) == sorted(f"item{n}" for n in range(12)), "every alert exactly once"
@@ -190,7 +176,7 @@ async def test_a_killed_replicas_feeds_are_taken_over_after_its_lease(
     config = tmp_path / "config.toml"
     write_config(config, feeds, receiver, REDIS_URL, redis_prefix)
     doomed, survivor = await start_replica(config), await start_replica(config)
-    await until(lambda: sum(feeds.hits.values()) >= FEEDS * 3)
+    await until(lambda: sum(feeds.hits.values()) >= FEEDS * 3, timeout=30)
     doomed.proc.kill()  # SIGKILL, possibly while holding leases
     await doomed.proc.wait()
     for i in range(FEEDS):
@@ -265,9 +251,9 @@ async def test_a_redis_restarted_empty_under_a_running_worker_replays_nothing_an
     for i in range(FEEDS):
         feeds.publish(i, f"old-{i}")  # before the first poll: quiet
     worker = await start_replica(config)
-    await until(lambda: sum(feeds.hits.values()) >= FEEDS * 2)
+    await until(lambda: sum(feeds.hits.values()) >= FEEDS * 2, timeout=30)
     feeds.publish(0, "before-restart")
-    await until(lambda: "before-restart" in received_guids(receiver))
+    await until(lambda: "before-restart" in received_guids(receiver), timeout=30)
     own_redis.stop()
     await asyncio.sleep(1.0)
     own_redis.start()  # same port, no data

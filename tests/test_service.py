@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.peers import BotApi, Mailbox, Receiver, free_port
+from tests.peers import BotApi, Mailbox, Receiver, collect_stderr, free_port, until
 from tests.sinks.test_sinks import SECRET, verify
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,7 +169,7 @@ async def start_service(tmp_path: Path, bot_api: BotApi) -> AsyncIterator[Callab
             stderr=asyncio.subprocess.PIPE,
         )
         run = Running(proc, port)
-        asyncio.get_running_loop().create_task(_collect(proc, run.stderr))
+        asyncio.get_running_loop().create_task(collect_stderr(proc, run.stderr))
         running.append(run)
         await _wait_ready(run)
         return run
@@ -179,12 +179,6 @@ async def start_service(tmp_path: Path, bot_api: BotApi) -> AsyncIterator[Callab
         if run.proc.returncode is None:
             run.proc.kill()
             await run.proc.wait()
-
-
-async def _collect(proc: asyncio.subprocess.Process, lines: list[str]) -> None:
-    assert proc.stderr is not None
-    async for raw in proc.stderr:
-        lines.append(raw.decode(errors="replace"))
 
 
 async def _wait_ready(run: Running, timeout: float = 30.0) -> None:
@@ -197,14 +191,6 @@ async def _wait_ready(run: Running, timeout: float = 30.0) -> None:
             pass
         await asyncio.sleep(0.2)
     raise AssertionError("the service never became ready:\n" + "".join(run.stderr[-20:]))
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.1)
 
 
 async def stop(run: Running, timeout: float = 15.0) -> int:
