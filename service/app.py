@@ -16,11 +16,12 @@ import signal
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from service import compose
+from service.clock import utcnow
 from service.errors import ConfigError, StoreError
 from service.match import Matcher, compile_matcher
 from service.metrics import Metrics
@@ -34,10 +35,6 @@ from service.worker import PollScheduler
 TICK_SECONDS = 1.0
 RELOAD_CHECK_SECONDS = 2.0
 DUPLICATE_SIGNAL_SECONDS = 0.5
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from service import __version__
@@ -19,10 +18,6 @@ from service.logs import configure_logging, get_logger
 from service.settings import Config, load_config, read_env_overrides
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:

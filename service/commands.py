@@ -9,11 +9,12 @@ import math
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from service import compose
+from service.clock import utcnow
 from service.errors import UserError
 from service.match import compile_matcher
 from service.models import Alert, Hit, Item, Match
@@ -25,10 +26,6 @@ from service.state.protocol import DeliveryStatus, Store
 from service.worker import run_once as run_pass
 
 SETTLE_SECONDS = 30.0
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- check ----------------------------------------------------------------------------------------
