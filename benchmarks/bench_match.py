@@ -1,13 +1,31 @@
 """Benchmark the matcher: compile time and memory, articles/s per core, and a per-term regex loop.
 
-    .venv/bin/python benchmarks/bench_match.py            # 100, 1k, 10k, 100k terms
+    .venv/bin/python benchmarks/bench_match.py            # 100, 1k, 10k, 100k terms, then the feed run
     .venv/bin/python benchmarks/bench_match.py --quick    # 100, 1k, 10k terms, fewer articles
+    .venv/bin/python benchmarks/bench_match.py --root /path/to/other/checkout   # another version
 
-Each term count runs in a fresh child process pinned to one CPU (so RSS deltas are honest). The
-corpus is generated deterministically: Arabic articles from the seed article's vocabulary and
-sentences (with tatweel, harakat and clitics), English ones from news-like templates; each is
-about 4 KB of UTF-8. Watchlists hold 10 terms each, mixing OR, AND, NEAR, phrases, prefixes and
-concept/entity references; 50 terms are real corpus words so that articles do hit.
+Each term count runs in a fresh child process pinned to one CPU (so RSS deltas are honest), once
+per scenario:
+
+- dense: 50 of the terms are real corpus words and phrases, so every article hits ~24 terms and
+  ~4 watchlists fire (a hit-heavy worst case);
+- sparse: 4 real terms, the rest made-up names, like a real watchlist against the news: an
+  article hits a few terms (the seed article's watchlists, which both scenarios keep, give most).
+
+Rates are articles per CPU-second of the benchmark process (the wall-clock rate is shown too: it
+is the same on an idle core, lower when other work shares the core). "cold" is the first pass over
+the corpus with a freshly compiled matcher, "warm" the median of three later passes (the matcher
+remembers the words it has analysed, as a long-running service does).
+
+The corpus is generated deterministically: Arabic articles from the seed article's vocabulary and
+sentences (with tatweel, harakat and clitics) where half the words are made up, English ones from
+news-like templates; each is about 4 KB of UTF-8. Watchlists hold 10 terms each, mixing OR, AND,
+NEAR, phrases, prefixes and concept/entity references.
+
+The feed run times what `newsalert match FEED` does at 10,000 terms: compile_matcher, parse a
+generated RSS file (parse_feed + build_items), match every item; against a per-term `regex`
+loop (one compiled whole-word pattern per term) over the same items' normalised text, parse
+included on both sides.
 """
 
 from __future__ import annotations
@@ -22,19 +40,20 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from service.match import compile_matcher  # noqa: E402
-from service.models import EntityDef, EntityKind, Item, Vocabulary, WatchlistDef  # noqa: E402
-from service.text import normalise  # noqa: E402
-
 SEED = REPO / "tests" / "fixtures" / "seed-article.txt"
 ARTICLE_BYTES = 4096
 AR_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
 EN_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+REAL_TERMS = {"dense": 50, "sparse": 4}
+FEED_TERMS = 10_000
+FEED_ITEMS = 100
 
 EN_SUBJECTS = ["Officials", "The ministry", "Security forces", "Witnesses", "The governor", "Analysts"]
 EN_VERBS = ["said", "reported", "confirmed", "denied", "warned", "announced"]
@@ -49,6 +68,11 @@ EN_OBJECTS = [
     "several militia commanders met the prime minister's envoy",
 ]
 EN_PLACES = ["Baghdad", "Erbil", "Basra", "Mosul", "Tehran", "Damascus", "Beirut", "Amman", "Kirkuk"]
+
+
+def _use_root(root: Path) -> None:
+    """Import the engine (`service`) from `root`: this checkout or another one to compare with."""
+    sys.path.insert(0, str(root))
 
 
 def _arabic_article(rng: random.Random, sentences: list[str], words: list[str]) -> str:
@@ -86,17 +110,26 @@ def _trim(text: str) -> str:
     return text.encode()[:ARTICLE_BYTES].decode(errors="ignore")
 
 
-def make_corpus(count: int) -> tuple[list[Item], list[str], list[str]]:
-    """`count` items (half Arabic, half English) and the Arabic and English vocabularies."""
-    rng = random.Random(20210610)
-    seed = SEED.read_text(encoding="utf-8")
-    sentences = [s.strip() for s in re.split(r"[.\n]+", seed) if len(s.split()) >= 6]
-    ar_words = sorted({w for w in re.findall(r"[\u0600-\u06ff]+", seed) if len(w) >= 3})
+def make_texts(count: int, seed: int = 20210610) -> tuple[list[str], list[str], list[str]]:
+    """`count` article texts (half Arabic, half English) and the Arabic and English vocabularies."""
+    rng = random.Random(seed)
+    text = SEED.read_text(encoding="utf-8")
+    sentences = [s.strip() for s in re.split(r"[.\n]+", text) if len(s.split()) >= 6]
+    ar_words = sorted({w for w in re.findall(r"[\u0600-\u06ff]+", text) if len(w) >= 3})
     en_words = sorted({w.lower() for s in EN_OBJECTS + EN_PLACES for w in s.split() if len(w) >= 4})
-    items = []
-    for i in range(count):
-        text = _arabic_article(rng, sentences, ar_words) if i % 2 == 0 else _english_article(rng)
-        items.append(Item(id=str(i), feed="bench", title=text[:80], content=text))
+    texts = [
+        _arabic_article(rng, sentences, ar_words) if i % 2 == 0 else _english_article(rng)
+        for i in range(count)
+    ]
+    return texts, ar_words, en_words
+
+
+def make_corpus(count: int, seed: int = 20210610) -> tuple[list[Any], list[str], list[str]]:
+    """`count` items (half Arabic, half English) and the Arabic and English vocabularies."""
+    from service.models import Item
+
+    texts, ar_words, en_words = make_texts(count, seed)
+    items = [Item(id=str(i), feed="bench", title=t[:80], content=t) for i, t in enumerate(texts)]
     return items, ar_words, en_words
 
 
@@ -104,14 +137,10 @@ def _pseudo_word(rng: random.Random, letters: str) -> str:
     return "".join(rng.choice(letters) for _ in range(rng.randint(5, 9)))
 
 
-def make_terms(count: int, ar_words: list[str], en_words: list[str]) -> list[str]:
-    """`count` terms: 50 real corpus words and phrases (25 per language), the rest made up.
-
-    Like the "sparse" lists of notes/performance.md: real watchlists are long lists of names and
-    rare words, and an article hits a handful of them.
-    """
+def make_terms(count: int, ar_words: list[str], en_words: list[str], real: int = 50) -> list[str]:
+    """`count` terms: `real` corpus words and phrases (half per language), the rest made up."""
     rng = random.Random(count)
-    real = min(count, 50)
+    real = min(count, real)
     terms: list[str] = []
     for i in range(real):
         vocabulary = ar_words if i % 2 == 0 else en_words
@@ -124,8 +153,10 @@ def make_terms(count: int, ar_words: list[str], en_words: list[str]) -> list[str
     return terms[:count]
 
 
-def make_watchlists(terms: list[str]) -> list[WatchlistDef]:
+def make_watchlists(terms: list[str]) -> list[Any]:
     """Groups of 10 terms in a few query shapes, plus the seed article's real watchlists."""
+    from service.models import WatchlistDef
+
     lists = [
         WatchlistDef("airport", '@rocket AND @"Baghdad International Airport"'),
         WatchlistDef("qaani", '@"Esmail Qaani"'),
@@ -146,17 +177,20 @@ def make_watchlists(terms: list[str]) -> list[WatchlistDef]:
     return lists
 
 
-VOCABULARY = Vocabulary(
-    concepts={"rocket": ("rocket", "missile", "katyusha", "صاروخ", "صواريخ", "كاتيوشا")},
-    entities=(
-        EntityDef(
-            "Baghdad International Airport",
-            EntityKind.PLACE,
-            ("Baghdad airport", "BGW", "ORBI", "مطار بغداد الدولي", "مطار بغداد"),
+def vocabulary() -> Any:
+    from service.models import EntityDef, EntityKind, Vocabulary
+
+    return Vocabulary(
+        concepts={"rocket": ("rocket", "missile", "katyusha", "صاروخ", "صواريخ", "كاتيوشا")},
+        entities=(
+            EntityDef(
+                "Baghdad International Airport",
+                EntityKind.PLACE,
+                ("Baghdad airport", "BGW", "ORBI", "مطار بغداد الدولي", "مطار بغداد"),
+            ),
+            EntityDef("Esmail Qaani", EntityKind.PERSON),
         ),
-        EntityDef("Esmail Qaani", EntityKind.PERSON),
-    ),
-)
+    )
 
 
 def _rss_mb() -> float:
@@ -166,100 +200,227 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def _rate(run: object, items: list[Item], min_seconds: float) -> float:
-    """Median articles/s over three timed passes of at least `min_seconds` each."""
+def _passes(
+    run: Callable[[Any], object], items: Sequence[Any], min_seconds: float
+) -> list[tuple[float, float]]:
+    """(CPU-time rate, wall-clock rate) of three timed passes of at least `min_seconds` each."""
     rates = []
     for _ in range(3):
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < min_seconds or done == 0:
+        done, cpu, wall = 0, time.process_time(), time.perf_counter()
+        while time.perf_counter() - wall < min_seconds or done == 0:
             for item in items:
-                run(item)  # type: ignore[operator]
+                run(item)
             done += len(items)
-        rates.append(done / (time.perf_counter() - start))
-    return statistics.median(rates)
+        rates.append((done / (time.process_time() - cpu), done / (time.perf_counter() - wall)))
+    return rates
 
 
-def _regex_baseline(terms: list[str], items: list[Item], budget: float) -> float:
-    """A compiled whole-word regex per term, run on normalised text (what a naive engine does)."""
+def _regex_baseline(terms: list[str], texts: list[str], budget: float) -> float:
+    """Articles/s of a compiled whole-word `re` pattern per term, on normalised text."""
+    from service.text import normalise
+
     literals = [re.escape(normalise(term.strip('"*'))) for term in terms]
     patterns = [re.compile(rf"(?<!\w){literal}(?!\w)") for literal in literals]
-    done, start = 0, time.perf_counter()
-    for item in items:
-        text = normalise(item.content)
+    done, start = 0, time.process_time()
+    for text in texts:
+        norm = normalise(text)
         for pattern in patterns:
-            pattern.search(text)
+            pattern.search(norm)
         done += 1
-        if time.perf_counter() - start > budget:
+        if time.process_time() - start > budget:
             break
-    return done / (time.perf_counter() - start)
+    return done / (time.process_time() - start)
 
 
-def measure(count: int, articles: int, baseline_budget: float) -> dict[str, float]:
-    """One configuration, in this process: compile, match, baseline."""
+def measure(count: int, scenario: str, articles: int, baseline_budget: float) -> dict[str, float | str]:
+    """One term count and scenario, in this process: compile, cold pass, warm passes, baseline."""
+    from service.match import compile_matcher
+
     items, ar_words, en_words = make_corpus(articles)
-    terms = make_terms(count, ar_words, en_words)
+    terms = make_terms(count, ar_words, en_words, REAL_TERMS[scenario])
     watchlists = make_watchlists(terms)
+    vocab = vocabulary()
     gc.collect()
     before, start = _rss_mb(), time.perf_counter()
-    matcher = compile_matcher(watchlists, VOCABULARY)
+    matcher = compile_matcher(watchlists, vocab)
     compile_s = time.perf_counter() - start
     gc.collect()
     memory = _rss_mb() - before
-    matcher.match(items[0])  # warm caches (language model, offset tables)
-    rate = _rate(matcher.match, items, 0.5)
-    fired = sum(len(matcher.match(item)) for item in items) / len(items)
-    hits = sum(len(m.hits) for item in items for m in matcher.match(item)) / len(items)
-    regex_rate = _regex_baseline(terms, items, baseline_budget)
+    cpu, wall = time.process_time(), time.perf_counter()
+    results = [matcher.match(item) for item in items]  # the cold pass: nothing remembered yet
+    cold = len(items) / (time.process_time() - cpu), len(items) / (time.perf_counter() - wall)
+    warm = _passes(matcher.match, items, 0.5)
     return {
         "terms": count,
+        "scenario": scenario,
         "watchlists": len(watchlists),
         "compile_s": compile_s,
         "compile_mb": memory,
-        "articles_s": rate,
-        "matches": fired,
-        "hits": hits,
-        "regex_s": regex_rate,
+        "cold_s": cold[0],
+        "articles_s": statistics.median(r[0] for r in warm),
+        "wall_s": statistics.median(r[1] for r in warm),
+        "matches": sum(len(r) for r in results) / len(items),
+        "hits": sum(len(m.hits) for r in results for m in r) / len(items),
+        "regex_s": _regex_baseline(terms, [item.content for item in items], baseline_budget),
     }
 
 
-def _child(count: int, quick: bool) -> dict[str, float]:
-    args = [sys.executable, __file__, "--one", str(count)] + (["--quick"] if quick else [])
-    output = subprocess.run(args, check=True, capture_output=True, text=True).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+# ---------------------------------------------------------------- the feed run
+
+
+def make_feed(texts: list[str]) -> bytes:
+    """An RSS 2.0 document with one item per text: title, link, guid, date, summary, HTML body."""
+    items = []
+    for i, text in enumerate(texts):
+        sentences = [s for s in re.split(r"(?<=\.) ", text) if s]
+        paragraphs = "".join(
+            f"<p>{escape(' '.join(sentences[j : j + 4]))}</p>" for j in range(0, len(sentences), 4)
+        )
+        items.append(
+            f"<item><title>{escape(text[:80])}</title>"
+            f"<link>https://news.example/{i}</link><guid>https://news.example/{i}</guid>"
+            f"<pubDate>Thu, 10 Jun 2021 08:{i % 60:02d}:00 GMT</pubDate>"
+            f"<description>{escape(text[:300])}</description>"
+            f"<content:encoded><![CDATA[{paragraphs}]]></content:encoded></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        "<title>bench</title><link>https://news.example/</link><description>bench</description>"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def measure_feed(count: int, items_count: int, budget: float) -> dict[str, float]:
+    """`newsalert match FEED` at `count` terms (dense), against a per-term regex loop."""
+    import regex  # type: ignore[import-untyped, unused-ignore]
+
+    from service.feeds.items import build_items
+    from service.feeds.parse import parse_feed
+    from service.match import compile_matcher
+    from service.text import normalise
+
+    texts, ar_words, en_words = make_texts(items_count, seed=7)
+    feed = make_feed(texts)
+    terms = make_terms(count, ar_words, en_words, REAL_TERMS["dense"])
+    watchlists, vocab = make_watchlists(terms), vocabulary()
+    now = datetime(2021, 6, 10, 12, tzinfo=UTC)
+
+    def parse() -> list[Any]:
+        items: list[Any] = build_items(parse_feed(feed, {}), feed="bench", language=None, now=now)
+        return items
+
+    parse()  # import and warm the parser and the language model once, outside both timings
+    start = time.process_time()
+    matcher = compile_matcher(watchlists, vocab)
+    compiled = time.process_time()
+    items = parse()
+    parsed = time.process_time()
+    fired = sum(len(matcher.match(item)) for item in items)
+    matched = time.process_time()
+
+    start = time.process_time()
+    items = parse()
+    literals = [regex.escape(normalise(term.strip('"*'))) for term in terms]
+    patterns = [regex.compile(rf"(?<!\w){literal}(?!\w)") for literal in literals]
+    setup_s = time.process_time() - start
+    done, loop = 0, time.process_time()
+    for item in items:  # every field, like the matcher
+        for text in (item.title, item.summary, item.content):
+            norm = normalise(text)
+            for pattern in patterns:
+                pattern.search(norm)
+        done += 1
+        if time.process_time() - loop > budget:
+            break
+    per_item = (time.process_time() - loop) / done
+    regex_s = setup_s + per_item * len(items)  # the loop's time for all items, from `done` of them
+    return {
+        "terms": count,
+        "items": len(items),
+        "engine_s": matched - start,
+        "engine_compile_s": compiled - start,
+        "engine_parse_s": parsed - compiled,
+        "engine_match_s": matched - parsed,
+        "fired": fired / len(items),
+        "regex_s": regex_s,
+        "regex_items_timed": done,
+        "ratio": regex_s / (matched - start),
+    }
+
+
+# ---------------------------------------------------------------- driver
+
+
+def _child(args: list[str], root: Path) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--root", str(root), *args]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
     return result
 
 
-def _print(results: list[dict[str, float]]) -> None:
+def _print(results: list[dict[str, Any]]) -> None:
     print(
-        f"{'terms':>8} {'lists':>6} {'compile s':>9} {'MB':>6} {'articles/s':>10} "
-        f"{'µs/art':>7} {'fired/art':>9} {'hits/art':>8} {'regex art/s':>11} {'speed-up':>9}"
+        f"{'terms':>8} {'scenario':>8} {'lists':>6} {'compile s':>9} {'MB':>5} {'cold art/s':>10} "
+        f"{'art/s':>7} {'µs/art':>7} {'wall art/s':>10} {'fired/art':>9} {'hits/art':>8} "
+        f"{'regex art/s':>11} {'speed-up':>9}"
     )
     for r in results:
         print(
-            f"{r['terms']:>8,.0f} {r['watchlists']:>6,.0f} {r['compile_s']:>9.2f} {r['compile_mb']:>6.0f} "
-            f"{r['articles_s']:>10,.0f} {1e6 / r['articles_s']:>7.0f} {r['matches']:>9.2f} "
-            f"{r['hits']:>8.1f} {r['regex_s']:>11,.1f} {r['articles_s'] / r['regex_s']:>8,.0f}×"
+            f"{r['terms']:>8,} {r['scenario']:>8} {r['watchlists']:>6,} {r['compile_s']:>9.2f} "
+            f"{r['compile_mb']:>5.0f} {r['cold_s']:>10,.0f} {r['articles_s']:>7,.0f} "
+            f"{1e6 / r['articles_s']:>7.0f} {r['wall_s']:>10,.0f} {r['matches']:>9.2f} {r['hits']:>8.1f} "
+            f"{r['regex_s']:>11,.1f} {r['articles_s'] / r['regex_s']:>8,.0f}×"
         )
-    first, last = results[0], results[-1]
-    print(
-        f"\n{last['terms']:,.0f} terms run at {last['articles_s'] / first['articles_s']:.0%} of the rate at {first['terms']:,.0f}"
-    )
+    for scenario in dict.fromkeys(r["scenario"] for r in results):
+        rows = [r for r in results if r["scenario"] == scenario]
+        first, last = rows[0], rows[-1]
+        share = last["articles_s"] / first["articles_s"]
+        print(f"{scenario}: {last['terms']:,} terms run at {share:.0%} of the rate at {first['terms']:,}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer articles, no 100k run")
+    parser.add_argument("--scenario", choices=["dense", "sparse", "both"], default="both")
+    parser.add_argument("--no-feed", action="store_true", help="skip the `newsalert match FEED` run")
+    parser.add_argument("--feed-only", action="store_true", help="only the `newsalert match FEED` run")
+    parser.add_argument("--root", type=Path, default=REPO, help="checkout whose engine to measure")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--feed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core: figures are per core
+    _use_root(args.root)
     articles = 40 if args.quick else 200
     if args.one:
-        print(json.dumps(measure(args.one, articles, 1.0 if args.quick else 3.0)))
+        print(json.dumps(measure(args.one, args.scenario, articles, 1.0 if args.quick else 3.0)))
         return
-    counts = [100, 1_000, 10_000] + ([] if args.quick else [100_000])
-    print(f"{articles} articles of ~4 KB (half Arabic, half English), one core\n")
-    _print([_child(count, args.quick) for count in counts])
+    if args.feed:
+        print(json.dumps(measure_feed(args.feed, FEED_ITEMS, 2.0 if args.quick else 5.0)))
+        return
+    quick = ["--quick"] if args.quick else []
+    print(f"engine from {args.root}; one core; {articles} articles of ~4 KB (half Arabic, half English)\n")
+    if not args.feed_only:
+        counts = [100, 1_000, 10_000] + ([] if args.quick else [100_000])
+        scenarios = ["dense", "sparse"] if args.scenario == "both" else [args.scenario]
+        _print(
+            [
+                _child(["--one", str(count), "--scenario", scenario, *quick], args.root)
+                for scenario in scenarios
+                for count in counts
+            ]
+        )
+    if not args.no_feed:
+        feed = _child(["--feed", str(FEED_TERMS), *quick], args.root)
+        print(
+            f"\nnewsalert match on a {feed['items']}-item RSS feed at {feed['terms']:,} terms (CPU s, parse "
+            f"included): engine {feed['engine_s']:.2f} s (compile {feed['engine_compile_s']:.2f} s, parse "
+            f"{feed['engine_parse_s']:.2f} s, match {feed['engine_match_s']:.2f} s), "
+            f"per-term regex loop {feed['regex_s']:.1f} s (timed on {feed['regex_items_timed']} items) "
+            f"→ {feed['ratio']:.0f}× faster"
+        )
 
 
 if __name__ == "__main__":

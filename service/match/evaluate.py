@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from service.match.scan import FieldScan
 from service.text.tokenise import count_tokens
@@ -19,28 +19,25 @@ Witness = tuple[int, int, int, int]
 Occurrences = Callable[[int], list[Witness]]
 
 
-@dataclass(frozen=True, slots=True)
-class Leaf:
+# Named tuples, not dataclasses: a compile makes one node per query term and operator, and a
+# tuple is built in C (a frozen dataclass sets each field through a Python-level __init__).
+class Leaf(NamedTuple):
     atom: int
 
 
-@dataclass(frozen=True, slots=True)
-class Neg:
+class Neg(NamedTuple):
     child: Node
 
 
-@dataclass(frozen=True, slots=True)
-class All:
+class All(NamedTuple):
     children: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class AnyOf:
+class AnyOf(NamedTuple):
     children: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Close:
+class Close(NamedTuple):
     left: Node
     right: Node
     distance: int

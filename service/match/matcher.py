@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
 from service.match.entities import (
     SkeletonIndex,
@@ -19,9 +20,11 @@ from service.models import FIELDS, Hit, Item, Match
 from service.text.normalise import normalise
 
 
-@dataclass(frozen=True, slots=True)
-class Atom:
-    """One term or reference: alternatives are sequences of slots (a slot is a set of variants)."""
+class Atom(NamedTuple):
+    """One term or reference: alternatives are sequences of slots (a slot is a set of variants).
+
+    A named tuple: a compile makes one per distinct term, and a tuple is built in C.
+    """
 
     label: str
     alternatives: tuple[tuple[int, ...], ...]
@@ -189,12 +192,11 @@ class _ItemState:
         else:  # a term of single words (most are): its spans are the tokens its variants hit
             spans: set[tuple[int, int, int]] = set()
             for scan in self.live:
-                by_variant = scan.by_variant
-                hit = variants.intersection(by_variant)
-                if hit:
-                    ends, field = scan.ends, scan.index
-                    for variant in hit:
-                        spans.update([(field, start, ends[start]) for start in by_variant[variant]])
+                by_variant, ends, field = scan.by_variant, scan.ends, scan.index
+                for variant in variants:  # a handful, where the field may hold dozens
+                    starts = by_variant.get(variant)
+                    if starts:
+                        spans.update([(field, start, ends[start]) for start in starts])
             found = [(field, start, end, atom_id) for field, start, end in sorted(spans)]
         self.memo[atom_id] = found
         return found

@@ -88,7 +88,7 @@ Query: TypeAlias = Term | Not | And | Or | Near
 # ---------------------------------------------------------------- lexer
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Lexeme:
     kind: str  # ( ) AND OR NOT - NEAR ATOM END
     column: int
@@ -100,7 +100,13 @@ def _fail(reason: str, index: int) -> QuerySyntaxError:
     return QuerySyntaxError(reason, index + 1)
 
 
+_ASCII_WORD = re.compile("[A-Za-z0-9]")
+
+
 def _has_words(text: str) -> bool:
+    """Does `text` hold a word once normalised? (ASCII: a letter or digit, the only tokens.)"""
+    if text.isascii():
+        return _ASCII_WORD.search(text) is not None
     return has_tokens(normalise(text))
 
 
@@ -134,8 +140,11 @@ def _word_term(word: str, index: int) -> Term:
     return Term("prefix" if word.endswith("*") else "word", body, 1.0, index + 1)
 
 
-def _read_atom(text: str, pos: int) -> tuple[Term, int]:
-    """An atom (word, prefix, phrase or reference) starting at `pos`, without its weight."""
+def _read_atom(text: str, pos: int, word: re.Match[str] | None = None) -> tuple[Term, int]:
+    """An atom (word, prefix, phrase or reference) starting at `pos`, without its weight.
+
+    `word` is the word-characters match at `pos`, when the caller already has it.
+    """
     char = text[pos]
     if char == '"':
         inner, end = _read_quoted(text, pos, "phrase")
@@ -150,14 +159,13 @@ def _read_atom(text: str, pos: int) -> tuple[Term, int]:
         if not found:
             raise _fail("@ needs a concept or entity name", pos)
         return Term("ref", found.group(), 1.0, pos + 1), found.end()
-    found = _WORD_CHARS.match(text, pos)
+    found = word or _WORD_CHARS.match(text, pos)
     assert found is not None  # callers only get here on a word character
     return _word_term(found.group(), pos), found.end()
 
 
-def _read_word_operator(text: str, pos: int) -> tuple[_Lexeme, int] | None:
-    """AND, OR, NOT or NEAR/n at `pos`, when the whole word is one."""
-    found = _WORD_CHARS.match(text, pos)
+def _read_word_operator(text: str, pos: int, found: re.Match[str] | None) -> tuple[_Lexeme, int] | None:
+    """AND, OR, NOT or NEAR/n at `pos` (`found`: the word there), when the whole word is one."""
     if not found:
         return None
     word = found.group()
@@ -185,8 +193,8 @@ def _is_minus(text: str, pos: int) -> bool:
 
 def _lex(text: str) -> list[_Lexeme]:
     lexemes: list[_Lexeme] = []
-    pos = 0
-    while pos < len(text):
+    pos, size = 0, len(text)
+    while pos < size:
         char = text[pos]
         if char.isspace():
             pos += 1
@@ -195,20 +203,27 @@ def _lex(text: str) -> list[_Lexeme]:
             pos += 1
         elif char == "^":
             raise _fail("^ must follow a term, e.g. term^2", pos)
-        elif _is_minus(text, pos):
+        elif char == "-" and _is_minus(text, pos):
             lexemes.append(_Lexeme("-", pos + 1))
             pos += 1
         else:
-            operator = _read_word_operator(text, pos)
+            word = _WORD_CHARS.match(text, pos)
+            if word is not None and word.group() in _OPERATORS:  # the usual operators, quickly
+                lexemes.append(_Lexeme(word.group(), pos + 1))
+                pos = word.end()
+                continue
+            operator = _read_word_operator(text, pos, word)
             if operator is not None:
                 lexemes.append(operator[0])
                 pos = operator[1]
                 continue
-            term, pos = _read_atom(text, pos)
-            weight, pos = _read_weight(text, pos)
-            term = Term(term.kind, term.text, weight, term.column)
+            term, pos = _read_atom(text, pos, word)
+            if pos < size and text[pos] == "^":
+                weight, pos = _read_weight(text, pos)
+                if weight != 1.0:
+                    term = Term(term.kind, term.text, weight, term.column)
             lexemes.append(_Lexeme("ATOM", term.column, term=term))
-    lexemes.append(_Lexeme("END", len(text) + 1))
+    lexemes.append(_Lexeme("END", size + 1))
     return lexemes
 
 

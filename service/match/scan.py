@@ -62,7 +62,7 @@ def _kind(char: str) -> str:
 
 def chunk_safe(key: str) -> bool:
     """Can every whole-word occurrence of `key` be decided inside one whitespace-free chunk?"""
-    return bool(key) and char_kind(key[0]) != SEPARATOR and not any(c.isspace() for c in key)
+    return key.split() == [key] and char_kind(key[0]) != SEPARATOR  # no whitespace, starts a word
 
 
 def _arabic_token_start(norm: str, start: int, kinds: dict[str, str]) -> int:
@@ -168,12 +168,16 @@ class Scanner:
     def __init__(
         self, keys: Sequence[str], rules: Sequence[Rules], indexes: Sequence[SkeletonIndex] = ()
     ) -> None:
-        safe = [i for i, key in enumerate(keys) if chunk_safe(key)]
-        other = [i for i, key in enumerate(keys) if not chunk_safe(key)]
-        self.automaton = ahocorasick_rs.AhoCorasick([keys[i] for i in safe]) if safe else None
-        self.rules: tuple[Rules, ...] = tuple(rules[i] for i in safe)
-        self.fallback = ahocorasick_rs.AhoCorasick([keys[i] for i in other]) if other else None
-        self.fallback_rules: tuple[Rules, ...] = tuple(rules[i] for i in other)
+        safe: tuple[list[str], list[Rules]] = ([], [])
+        other: tuple[list[str], list[Rules]] = ([], [])
+        for key, rule in zip(keys, rules, strict=True):
+            kept = safe if chunk_safe(key) else other
+            kept[0].append(key)
+            kept[1].append(rule)
+        self.automaton = ahocorasick_rs.AhoCorasick(safe[0]) if safe[0] else None
+        self.rules: tuple[Rules, ...] = tuple(safe[1])
+        self.fallback = ahocorasick_rs.AhoCorasick(other[0]) if other[0] else None
+        self.fallback_rules: tuple[Rules, ...] = tuple(other[1])
         self.indexes = tuple(indexes)
         self.memo = ChunkMemo(len(self.indexes))
 
@@ -223,16 +227,18 @@ class Scanner:
                 self.learn(state, new)
             found = chunks & state.hitting
             named = [chunks & chunks_named for chunks_named in state.named]
-            if found or any(named):
-                before = list(accumulate(map(len, parts), initial=0))
-                if found:
-                    _place(scan, parts, before, found, state.hits)
-                scan.starters = [
-                    _starts(parts, before, chunks_named, starters) if chunks_named else []
-                    for chunks_named, starters in zip(named, state.starters, strict=True)
-                ]
-            else:
-                scan.starters = [[] for _ in self.indexes]
+            wanted = found.union(*named)
+            placed = _positions(spaced, parts, wanted) if wanted else []
+            if found:
+                _place(scan, placed, found, state.hits)
+            scan.starters = [
+                sorted(
+                    at + offset for at, chunk in placed if chunk in chunks_named for offset in starters[chunk]
+                )
+                if chunks_named
+                else []
+                for chunks_named, starters in zip(named, state.starters, strict=True)
+            ]
         if self.fallback is not None:
             raw = self.fallback.find_matches_as_indexes(norm, overlapping=True)
             for variant, begin, stop in _accepted(norm, raw, self.fallback_rules):
@@ -240,29 +246,41 @@ class Scanner:
         return scan
 
 
-def _starts(
-    parts: list[str], before: list[int], named: set[str], starters: dict[str, tuple[int, ...]]
-) -> list[int]:
-    """Where the words that may start a name stand in the field, in order."""
-    found: list[int] = []
-    for i in compress(range(len(parts)), map(named.__contains__, parts)):
-        at = before[i] + i
-        found.extend(at + offset for offset in starters[parts[i]])
-    return found
+_FEW = 8  # up to this many distinct chunks to place, str.find beats a pass over every chunk
+
+
+def _positions(spaced: str, parts: list[str], wanted: set[str]) -> list[tuple[int, str]]:
+    """(offset, chunk) of every occurrence in the field of the chunks in `wanted`.
+
+    Part i of the field split on single spaces starts after the i parts before it and their i
+    spaces: for many chunks, accumulate and compress find those places in C. For a few, finding
+    " chunk " in the space-padded field is quicker, and exact: chunks are delimited by spaces.
+    """
+    if len(wanted) <= _FEW:
+        padded = " " + spaced + " "
+        placed: list[tuple[int, str]] = []
+        for chunk in wanted:
+            needle = " " + chunk + " "
+            step = len(chunk) + 1  # the space after one occurrence may start the next
+            at = padded.find(needle)
+            while at >= 0:
+                placed.append((at, chunk))
+                at = padded.find(needle, at + step)
+        return placed
+    before = list(accumulate(map(len, parts), initial=0))
+    indexes = compress(range(len(parts)), map(wanted.__contains__, parts))
+    return [(before[i] + i, parts[i]) for i in indexes]
 
 
 def _place(
-    scan: FieldScan, parts: list[str], before: list[int], found: set[str], hits: dict[str, ChunkHits]
+    scan: FieldScan, placed: list[tuple[int, str]], found: set[str], hits: dict[str, ChunkHits]
 ) -> None:
-    """Add the hits of each found chunk wherever it stands in the field.
-
-    Part i of the field split on single spaces starts after the i parts before it (whose lengths
-    add up to before[i]) and their i spaces; compress finds those parts in C.
-    """
+    """Add the hits of each found chunk at every place it stands in the field."""
     ends, at_token, by_variant = scan.ends, scan.at, scan.by_variant
-    for i in compress(range(len(parts)), map(found.__contains__, parts)):
-        at = before[i] + i
-        for variant, start, stop in hits[parts[i]]:
+    for at, chunk in placed:
+        if chunk not in found:
+            continue  # placed for a name starter only
+        for variant, start, stop in hits[chunk]:
             begin = at + start  # FieldScan.add, inlined: this runs for every hit of the field
             ends[begin] = at + stop
             variants = at_token.get(begin)

@@ -12,7 +12,7 @@ from typing import Final
 
 from service.text.clitics import strip_article
 from service.text.plurals import english_plurals
-from service.text.tokenise import ARABIC, LETTERS, Token
+from service.text.tokenise import ARABIC, LETTERS
 
 # What may follow a key inside its text token.
 EXACT: Final = 0  # nothing: entity mode, Latin words, numbers
@@ -42,19 +42,18 @@ def _arabic_forms(text: str, plurals: Mapping[str, frozenset[str]]) -> set[str]:
 
 
 def token_variants(
-    token: Token, mode: str, plurals: Mapping[str, frozenset[str]], *, prefix: bool = False
+    text: str, kind: str, mode: str, plurals: Mapping[str, frozenset[str]], *, prefix: bool = False
 ) -> frozenset[Variant]:
-    """The (key, rule) variants that one normalised term token may match."""
-    text = token.text
+    """The (key, rule) variants that one normalised term token (`text` of `kind`) may match."""
     if prefix:
         return frozenset({(text, PREFIX)})
-    if token.kind == ARABIC and mode == KEYWORD_MODE:
+    if kind == ARABIC and mode == KEYWORD_MODE:
         variants: set[Variant] = set()
         for form in _arabic_forms(text, plurals):
             variants |= _arabic_keyword(form)
         return frozenset(variants)
-    if token.kind == ARABIC:
+    if kind == ARABIC:
         return frozenset({(strip_article(text), EXACT)})
-    if token.kind == LETTERS and mode == KEYWORD_MODE:
+    if kind == LETTERS and mode == KEYWORD_MODE:
         return frozenset({(text, EXACT), *((p, EXACT) for p in english_plurals(text))})
     return frozenset({(text, EXACT)})

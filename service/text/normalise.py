@@ -27,6 +27,8 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate, count
+from operator import add, sub
 
 # Invisible characters deleted outright (bidi controls, joiners, soft hyphen, BOM) plus tatweel and
 # the high hamza ٴ (NFKD leaves it behind from ٵ ٶ ٷ ٸ).
@@ -219,6 +221,7 @@ class _Table:
     """Every character that normalising changes, with its output."""
 
     output: dict[str, str]
+    ordinals: dict[int, str]  # the same, for str.translate
     changed: _CharSet  # the characters of `output`
     resized: _CharSet  # those whose output is not exactly one character (for offsets)
 
@@ -244,12 +247,14 @@ def _table() -> _Table:
     assert not any(char in output for out in output.values() for char in out)
     return _Table(
         output,
+        {ord(c): out for c, out in output.items()},
         _CharSet(list(output)),
         _CharSet([c for c, out in output.items() if len(out) != 1]),
     )
 
 
 _MANY = 64  # more distinct characters to fold than this: the step-by-step pipeline is quicker
+_SHORT_TEXT = 48  # up to this length (a query term), one translate() beats the scans below
 
 # The characters to fold that Arabic-script news is full of (hamza seats, teh marbuta, alef
 # maksura, tatweel, harakat, Arabic punctuation, Persian letters, bidi marks). Each costs one
@@ -262,6 +267,8 @@ def normalise(text: str) -> str:
     if text.isascii():
         return text.lower()  # the same as casefold() on ASCII, and the quickest
     table = _table()
+    if len(text) <= _SHORT_TEXT:
+        return text.translate(table.ordinals)
     output = table.output
     for char in _FREQUENT:
         if char in text:
@@ -326,17 +333,15 @@ def normalise_with_offsets(text: str, normalised: str | None = None) -> Normalis
 
     Pass `normalised` when normalise(text) is already at hand, to skip computing it again.
     """
-    orig: list[int] = []
-    norm: list[int] = []
-    lengths: list[int] = []
-    shift = 0
-    if not text.isascii():
-        output = _table().output
-        for i in _table().resized.positions(text):
-            size = len(output[text[i]])
-            orig.append(i)
-            norm.append(i + shift)
-            lengths.append(size)
-            shift += size - 1
     folded = normalise(text) if normalised is None else normalised
-    return Normalised(folded, text, tuple(orig), tuple(norm), tuple(lengths))
+    if text.isascii():
+        return Normalised(folded, text, (), (), ())
+    table = _table()
+    orig = table.resized.positions(text)
+    # The character at orig[j] becomes lengths[j] characters; those before it became
+    # sum(lengths[:j]) characters in place of j, which shifts where it lands. Done with C-level
+    # iterators: an Arabic article with tatweel and harakat has dozens of such characters.
+    lengths = list(map(len, map(table.output.__getitem__, map(text.__getitem__, orig))))
+    shifts = map(sub, accumulate(lengths, initial=0), count())
+    norm = tuple(map(add, orig, shifts))
+    return Normalised(folded, text, tuple(orig), norm, tuple(lengths))

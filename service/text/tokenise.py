@@ -42,6 +42,11 @@ def tokenise(text: str) -> list[Token]:
     ]
 
 
+def token_kinds(text: str) -> list[tuple[str, str]]:
+    """(text, kind) of each token: `tokenise` without the Token objects (compiling many terms)."""
+    return [(found.group(), str(found.lastgroup)) for found in _TOKEN.finditer(text)]
+
+
 def token_texts(text: str) -> list[str]:
     """Just the token strings: the cheap form used when offsets are not needed."""
     return [found.group() for found in _TOKEN.finditer(text)]
