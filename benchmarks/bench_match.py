@@ -1,7 +1,8 @@
 """Benchmark the matcher: compile time and memory, articles/s per core, and a per-term regex loop.
 
-    .venv/bin/python benchmarks/bench_match.py            # 100, 1k, 10k, 100k terms, then the feed run
+    .venv/bin/python benchmarks/bench_match.py            # 100, 1k, 10k, 100k terms, then the feed runs
     .venv/bin/python benchmarks/bench_match.py --quick    # 100, 1k, 10k terms, fewer articles
+    .venv/bin/python benchmarks/bench_match.py --scenario sparse --no-feed   # or --feed-only
     .venv/bin/python benchmarks/bench_match.py --root /path/to/other/checkout   # another version
 
 Each term count runs in a fresh child process pinned to one CPU (so RSS deltas are honest), once
@@ -22,10 +23,12 @@ sentences (with tatweel, harakat and clitics) where half the words are made up, 
 news-like templates; each is about 4 KB of UTF-8. Watchlists hold 10 terms each, mixing OR, AND,
 NEAR, phrases, prefixes and concept/entity references.
 
-The feed run times what `newsalert match FEED` does at 10,000 terms: compile_matcher, parse a
-generated RSS file (parse_feed + build_items), match every item; against a per-term `regex`
-loop (one compiled whole-word pattern per term) over the same items' normalised text, parse
-included on both sides.
+The feed run times what `newsalert match FEED` does at 10,000 terms on a 100-item feed (and a
+1,000-item one in the full run): compile_matcher, parse a generated RSS file (parse_feed +
+build_items), match every item. It is compared with a per-term loop (one compiled whole-word
+pattern per term, findall on each normalised field) with the `regex` module and with stdlib `re`,
+parse included on both sides. The loops are timed on as many items as a time budget allows and
+scaled to the whole feed.
 """
 
 from __future__ import annotations
@@ -292,8 +295,26 @@ def make_feed(texts: list[str]) -> bytes:
     ).encode()
 
 
-def measure_feed(count: int, items_count: int, budget: float) -> dict[str, float]:
-    """`newsalert match FEED` at `count` terms (dense), against a per-term regex loop."""
+def _loop_seconds(patterns: list[Any], items: list[Any], budget: float) -> tuple[float, int]:
+    """CPU seconds per item of one compiled whole-word pattern per term over every field of an
+    item (normalised, like the matcher's input), finding every hit; and how many items were timed.
+    """
+    from service.text import normalise
+
+    done, start = 0, time.process_time()
+    for item in items:
+        for text in (item.title, item.summary, item.content):
+            norm = normalise(text)
+            for pattern in patterns:
+                pattern.findall(norm)
+        done += 1
+        if time.process_time() - start > budget:
+            break
+    return (time.process_time() - start) / done, done
+
+
+def measure_feed(count: int, items_count: int, budget: float) -> dict[str, Any]:
+    """`newsalert match FEED` at `count` terms (dense) against per-term regex loops, parse included."""
     import regex  # type: ignore[import-untyped, unused-ignore]
 
     from service.feeds.items import build_items
@@ -311,43 +332,34 @@ def measure_feed(count: int, items_count: int, budget: float) -> dict[str, float
         items: list[Any] = build_items(parse_feed(feed, {}), feed="bench", language=None, now=now)
         return items
 
-    parse()  # import and warm the parser and the language model once, outside both timings
-    start = time.process_time()
+    parse()  # import and warm the parser and the language model once, outside every timing
+    begin = time.process_time()
     matcher = compile_matcher(watchlists, vocab)
     compiled = time.process_time()
     items = parse()
     parsed = time.process_time()
     fired = sum(len(matcher.match(item)) for item in items)
     matched = time.process_time()
-
-    start = time.process_time()
-    items = parse()
-    literals = [regex.escape(normalise(term.strip('"*'))) for term in terms]
-    patterns = [regex.compile(rf"(?<!\w){literal}(?!\w)") for literal in literals]
-    setup_s = time.process_time() - start
-    done, loop = 0, time.process_time()
-    for item in items:  # every field, like the matcher
-        for text in (item.title, item.summary, item.content):
-            norm = normalise(text)
-            for pattern in patterns:
-                pattern.search(norm)
-        done += 1
-        if time.process_time() - loop > budget:
-            break
-    per_item = (time.process_time() - loop) / done
-    regex_s = setup_s + per_item * len(items)  # the loop's time for all items, from `done` of them
-    return {
+    engine = matched - begin
+    result: dict[str, Any] = {
         "terms": count,
         "items": len(items),
-        "engine_s": matched - start,
-        "engine_compile_s": compiled - start,
-        "engine_parse_s": parsed - compiled,
-        "engine_match_s": matched - parsed,
+        "engine_s": engine,
+        "compile_s": compiled - begin,
+        "parse_s": parsed - compiled,
+        "match_s": matched - parsed,
         "fired": fired / len(items),
-        "regex_s": regex_s,
-        "regex_items_timed": done,
-        "ratio": regex_s / (matched - start),
     }
+    literals = [normalise(term.strip('"*')) for term in terms]
+    for name, module in (("regex", regex), ("re", re)):
+        start = time.process_time()
+        items = parse()
+        patterns = [module.compile(rf"(?<!\w){module.escape(literal)}(?!\w)") for literal in literals]
+        setup = time.process_time() - start
+        per_item, timed = _loop_seconds(patterns, items, budget)
+        total = setup + per_item * len(items)  # the loop over all items, from `timed` of them
+        result[name] = {"seconds": total, "timed": timed, "ratio": total / engine}
+    return result
 
 
 # ---------------------------------------------------------------- driver
@@ -389,6 +401,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=REPO, help="checkout whose engine to measure")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--feed", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--feed-items", type=int, default=FEED_ITEMS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})  # one core: figures are per core
@@ -398,7 +411,7 @@ def main() -> None:
         print(json.dumps(measure(args.one, args.scenario, articles, 1.0 if args.quick else 3.0)))
         return
     if args.feed:
-        print(json.dumps(measure_feed(args.feed, FEED_ITEMS, 2.0 if args.quick else 5.0)))
+        print(json.dumps(measure_feed(args.feed, args.feed_items, 2.0 if args.quick else 5.0)))
         return
     quick = ["--quick"] if args.quick else []
     print(f"engine from {args.root}; one core; {articles} articles of ~4 KB (half Arabic, half English)\n")
@@ -413,14 +426,16 @@ def main() -> None:
             ]
         )
     if not args.no_feed:
-        feed = _child(["--feed", str(FEED_TERMS), *quick], args.root)
-        print(
-            f"\nnewsalert match on a {feed['items']}-item RSS feed at {feed['terms']:,} terms (CPU s, parse "
-            f"included): engine {feed['engine_s']:.2f} s (compile {feed['engine_compile_s']:.2f} s, parse "
-            f"{feed['engine_parse_s']:.2f} s, match {feed['engine_match_s']:.2f} s), "
-            f"per-term regex loop {feed['regex_s']:.1f} s (timed on {feed['regex_items_timed']} items) "
-            f"→ {feed['ratio']:.0f}× faster"
-        )
+        print()
+        for size in [FEED_ITEMS] + ([] if args.quick else [FEED_ITEMS * 10]):
+            feed = _child(["--feed", str(FEED_TERMS), "--feed-items", str(size), *quick], args.root)
+            print(
+                f"newsalert match on a {feed['items']:,}-item RSS feed at {feed['terms']:,} terms, CPU s, parse "
+                f"included: engine {feed['engine_s']:.2f} (compile {feed['compile_s']:.2f}, parse "
+                f"{feed['parse_s']:.2f}, match {feed['match_s']:.2f}); per-term loops: `regex` "
+                f"{feed['regex']['seconds']:.1f} ({feed['regex']['ratio']:.1f}×), `re` {feed['re']['seconds']:.1f} "
+                f"({feed['re']['ratio']:.1f}×)  [loops timed on {feed['regex']['timed']}/{feed['re']['timed']} items]"
+            )
 
 
 if __name__ == "__main__":

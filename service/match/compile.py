@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from operator import itemgetter
 
 from service.errors import QuerySyntaxError
 from service.match.entities import build_indexes
@@ -21,7 +22,7 @@ from service.match.terms import ENTITY_MODE, KEYWORD_MODE, Variant, token_varian
 from service.models import EntityDef, EntityKind, Vocabulary, WatchlistDef
 from service.text.normalise import normalise
 from service.text.plurals import plural_index
-from service.text.tokenise import token_kinds
+from service.text.tokenise import LETTERS, token_kinds
 
 _SURNAME_KINDS = (EntityKind.PERSON, EntityKind.OTHER)
 
@@ -35,7 +36,7 @@ class _Builder:
         self.entities = _entity_table(vocabulary.entities)
         self.concepts = {normalise(name): name for name in vocabulary.concepts}
         self.patterns: dict[str, int] = {}
-        self.rules: list[set[tuple[int, int]]] = []
+        self.rules: list[list[tuple[int, int]]] = []  # per pattern: (variant, rule), each once
         self.variants: dict[Variant, int] = {}
         self.slots: dict[frozenset[int], int] = {}
         self.slot_list: list[frozenset[int]] = []
@@ -53,8 +54,8 @@ class _Builder:
             found = self.variants[variant] = len(self.variants)
             pattern = self.patterns.setdefault(variant[0], len(self.patterns))
             if pattern == len(self.rules):
-                self.rules.append(set())
-            self.rules[pattern].add((found, variant[1]))
+                self.rules.append([])
+            self.rules[pattern].append((found, variant[1]))
         return found
 
     def slot(self, variants: frozenset[Variant]) -> int:
@@ -69,8 +70,13 @@ class _Builder:
     def sequence(self, text: str, mode: str) -> tuple[int, ...] | None:
         """Slots for the words of `text`; a trailing * makes the last one a prefix."""
         prefix = text.endswith("*") and mode == KEYWORD_MODE
-        body = text[:-1] if prefix else text
-        tokens = token_kinds(normalise(body))
+        return self.words(text[:-1] if prefix else text, mode, prefix)
+
+    def words(self, body: str, mode: str, prefix: bool) -> tuple[int, ...] | None:
+        """Slots for the words of `body`, the last one a prefix if `prefix`."""
+        folded = normalise(body)
+        # One Latin word, the usual term, needs no regex.
+        tokens = [(folded, LETTERS)] if folded.isascii() and folded.isalpha() else token_kinds(folded)
         if not tokens:
             return None
         last = len(tokens) - 1
@@ -98,14 +104,17 @@ class _Builder:
 
     def term_atom(self, term: Term, watchlist: str) -> int:
         """The atom for one query term, built on first use and shared afterwards."""
-        if term.kind != "ref":
-            key = (term.kind, term.text)
-            if key not in self.atom_ids:
-                text = term.text + "*" if term.kind == "prefix" else term.text
-                sequence = self.sequence(text, KEYWORD_MODE)
-                self.add_atom(key, Atom(term.label, (sequence,) if sequence else ()))
-            return self.atom_ids[key]
-        return self.reference_atom(term, watchlist)
+        if term.kind == "ref":
+            return self.reference_atom(term, watchlist)
+        key = (term.kind, term.text)
+        found = self.atom_ids.get(key)
+        if found is None:
+            if term.kind == "prefix":
+                sequence = self.words(term.text, KEYWORD_MODE, True)
+            else:  # a phrase may end in * too
+                sequence = self.sequence(term.text, KEYWORD_MODE)
+            found = self.add_atom(key, Atom(term.label, (sequence,) if sequence else ()))
+        return found
 
     def resolve(self, name: str) -> tuple[str | None, EntityDef | None]:
         """(concept, entity) that @name names: exact names first, then normalised ones."""
@@ -211,6 +220,7 @@ def _triggers(builder: _Builder) -> dict[int, tuple[int, ...]]:
     triggers: dict[int, tuple[int, ...]] = {}
     watchlists_of = builder.atom_watchlists
     nothing: set[int] = set()
+    shared: dict[tuple[int, ...], tuple[int, ...]] = {}
     for variant, atoms in builder.first_slot_atoms.items():
         if len(atoms) == 1:  # the usual case: a variant of one term
             (atom,) = atoms
@@ -218,7 +228,8 @@ def _triggers(builder: _Builder) -> dict[int, tuple[int, ...]]:
         else:
             numbers = set().union(*(watchlists_of.get(atom, nothing) for atom in atoms))
         if numbers:
-            triggers[variant] = tuple(sorted(numbers))
+            found = tuple(numbers) if len(numbers) == 1 else tuple(sorted(numbers))
+            triggers[variant] = shared.setdefault(found, found)  # one tuple per distinct set
     return triggers
 
 
@@ -234,11 +245,12 @@ def _atom_variants(
         alternatives = atom.alternatives
         if len(alternatives) == 1:
             first = slot_list[alternatives[0][0]]  # shared, not copied: most atoms are one term
+            single = len(alternatives[0]) == 1
         else:
             first = frozenset().union(*(slot_list[a[0]] for a in alternatives))
+            single = all(len(a) == 1 for a in alternatives)
         starts.append(first)
-        single = number not in named and all(len(a) == 1 for a in alternatives)
-        single_words.append(first if single else None)
+        single_words.append(first if single and number not in named else None)
     return tuple(starts), tuple(single_words)
 
 
@@ -275,7 +287,7 @@ def _compile(watchlists: Sequence[WatchlistDef], vocabulary: Vocabulary) -> Matc
     builder = _Builder(vocabulary)
     compiled = tuple(_compile_watchlist(builder, n, w) for n, w in enumerate(watchlists))
     # Ahocorasick rules checked PREFIX-last so the scanner knows how far a token may run on.
-    rules = tuple(tuple(sorted(r, key=lambda pair: pair[1])) for r in builder.rules)
+    rules = tuple(tuple(r) if len(r) == 1 else tuple(sorted(r, key=itemgetter(1))) for r in builder.rules)
     skeletons = build_indexes(builder.names)
     named = {atom for index in skeletons for atoms in index.keys.values() for atom in atoms}
     name_watchlists = frozenset(n for atom in named for n in builder.atom_watchlists.get(atom, ()))

@@ -3,15 +3,21 @@
 Whether a key occurrence stands as a whole word (with an allowed proclitic before it and an
 allowed suffix after it) depends only on the characters around it up to the nearest whitespace:
 the checks walk over letters, digits and the `.`/`,` of numbers, never over a space. So the field
-is split on whitespace (`str.split`, in C) and each distinct chunk's whole-word hits, as
-(variant, start, end) relative to the chunk, are remembered across fields and items in a
-`ChunkMemo`: news vocabulary repeats, so most chunks of an article were seen before and cost one
-set operation. Chunks not seen before are analysed together: one Aho-Corasick pass (ahocorasick_rs,
-overlapping, so a word watched by one list and a phrase containing it watched by another are both
-found) over the new chunks joined by newlines, and the per-hit checks of `_accepted` on its raw
-hits (notes/performance.md §8). Keys that a chunk cannot hold (keys with whitespace inside, or
-starting with punctuation) go to a second automaton that runs over the whole field with the same
-per-hit checks; real watchlists rarely have any.
+is split into whitespace-free chunks (`str.split`, in C) and each distinct chunk's whole-word hits,
+relative to the chunk, are remembered across fields and items in a `ChunkMemo`. News vocabulary
+repeats, so most chunks of an article were seen before and cost a set lookup; the cost per article
+no longer grows with the number of terms (the automaton is not run over text already seen).
+
+Chunks not seen before are analysed together: one Aho-Corasick pass (ahocorasick_rs, overlapping,
+so a word watched by one list and a phrase containing it watched by another are both found) over
+the new chunks joined by newlines, and the per-hit checks of `_accepted` on its raw hits
+(notes/performance.md §8), the same checks `scan_field` makes over a whole field in one pass; the
+tests hold the two to the same result. Keys that a chunk cannot hold (keys with whitespace inside,
+or starting with punctuation) go to a second automaton that runs over the whole field with the same
+checks; real watchlists rarely have any.
+
+The same pass finds, for each cross-script name index, the words that may start a name, so a name
+search looks only near those (`FieldScan.starters`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import accumulate, compress
+from operator import itemgetter
 
 import ahocorasick_rs
 
@@ -40,7 +47,9 @@ _BREAKS = frozenset("!?;\n\r\u2029")
 _USUAL_SPACES = "\n\t\r"
 
 Rules = tuple[tuple[int, int], ...]  # (variant id, rule) per automaton pattern
-ChunkHits = tuple[tuple[int, int, int], ...]  # (variant, start, end) relative to the chunk
+# (variant, token start, token end, end of the key) of the whole-word hits in one chunk, relative
+# to the chunk, in automaton order (by the end of the key).
+ChunkHits = tuple[tuple[int, int, int, int], ...]
 
 
 def suffix_allowed(rule: int, suffix: str, stem: int) -> bool:
@@ -84,13 +93,13 @@ def _inside_number(norm: str, start: int, end: int) -> bool:
 
 def _accepted(
     norm: str, raw: Iterable[tuple[int, int, int]], rules: Sequence[Rules]
-) -> list[tuple[int, int, int]]:
-    """(variant, token start, token end) of each raw automaton hit that stands as a whole word.
+) -> list[tuple[int, int, int, int]]:
+    """(variant, token start, token end, key end) of each raw hit that stands as a whole word.
 
-    This loop runs for every raw hit in text not seen before, most of them keys inside longer
-    words; it is written flat, with the common rejections first.
+    In the automaton's order (by key end). This loop runs for every raw hit in text not seen
+    before, most of them keys inside longer words; it is written flat, common rejections first.
     """
-    kept: list[tuple[int, int, int]] = []
+    kept: list[tuple[int, int, int, int]] = []
     kinds = char_kind.memo
     size = len(norm)
     for pattern, start, end in raw:
@@ -116,7 +125,7 @@ def _accepted(
         suffix = norm[end:stop]
         for variant, rule in variants:
             if suffix_allowed(rule, suffix, end - start):
-                kept.append((variant, begin, stop))
+                kept.append((variant, begin, stop, end))
     return kept
 
 
@@ -170,8 +179,11 @@ class Scanner:
     ) -> None:
         safe: tuple[list[str], list[Rules]] = ([], [])
         other: tuple[list[str], list[Rules]] = ([], [])
+        kinds = char_kind.memo
         for key, rule in zip(keys, rules, strict=True):
-            kept = safe if chunk_safe(key) else other
+            # chunk_safe(key), inlined: it runs once per key
+            safe_key = key.split() == [key] and (kinds.get(key[0]) or char_kind(key[0])) != SEPARATOR
+            kept = safe if safe_key else other
             kept[0].append(key)
             kept[1].append(rule)
         self.automaton = ahocorasick_rs.AhoCorasick(safe[0]) if safe[0] else None
@@ -189,13 +201,13 @@ class Scanner:
         automaton = self.automaton
         raw = automaton.find_matches_as_indexes(joined, overlapping=True) if automaton else []
         if raw:
-            found: dict[int, set[tuple[int, int, int]]] = {}
-            for variant, begin, stop in _accepted(joined, raw, self.rules):
+            found: dict[int, list[tuple[int, int, int, int]]] = {}
+            for variant, begin, stop, end in _accepted(joined, raw, self.rules):
                 j = bisect_right(starts, begin) - 1
                 offset = starts[j]
-                found.setdefault(j, set()).add((variant, begin - offset, stop - offset))
+                found.setdefault(j, []).append((variant, begin - offset, stop - offset, end - offset))
             for j, hits in found.items():
-                state.hits[words[j]] = tuple(sorted(hits))
+                state.hits[words[j]] = tuple(hits)  # automaton order: see FieldScan.add_all
                 state.hitting.add(words[j])
         for number, index in enumerate(self.indexes):
             offsets: dict[int, list[int]] = {}
@@ -229,8 +241,10 @@ class Scanner:
             named = [chunks & chunks_named for chunks_named in state.named]
             wanted = found.union(*named)
             placed = _positions(spaced, parts, wanted) if wanted else []
-            if found:
+            if found and self.fallback is None:
                 _place(scan, placed, found, state.hits)
+            elif found or self.fallback is not None:
+                scan.add_all(self._merged(norm, placed, found, state.hits))
             scan.starters = [
                 sorted(
                     at + offset for at, chunk in placed if chunk in chunks_named for offset in starters[chunk]
@@ -239,11 +253,25 @@ class Scanner:
                 else []
                 for chunks_named, starters in zip(named, state.starters, strict=True)
             ]
+        elif self.fallback is not None:
+            scan.add_all(self._merged(norm, [], set(), {}))
+        return scan
+
+    def _merged(
+        self, norm: str, placed: list[tuple[int, str]], found: set[str], hits: dict[str, ChunkHits]
+    ) -> list[tuple[int, int, int, int]]:
+        """The chunks' hits and the fallback automaton's, in automaton order (by key end)."""
+        merged = [
+            (variant, at + start, at + stop, at + end)
+            for at, chunk in placed
+            if chunk in found
+            for variant, start, stop, end in hits[chunk]
+        ]
         if self.fallback is not None:
             raw = self.fallback.find_matches_as_indexes(norm, overlapping=True)
-            for variant, begin, stop in _accepted(norm, raw, self.fallback_rules):
-                scan.add(variant, begin, stop)
-        return scan
+            merged.extend(_accepted(norm, raw, self.fallback_rules))
+        merged.sort(key=itemgetter(3))
+        return merged
 
 
 _FEW = 8  # up to this many distinct chunks to place, str.find beats a pass over every chunk
@@ -280,7 +308,7 @@ def _place(
     for at, chunk in placed:
         if chunk not in found:
             continue  # placed for a name starter only
-        for variant, start, stop in hits[chunk]:
+        for variant, start, stop, _ in hits[chunk]:  # FieldScan.add_all, inlined
             begin = at + start  # FieldScan.add, inlined: this runs for every hit of the field
             ends[begin] = at + stop
             variants = at_token.get(begin)
@@ -318,6 +346,16 @@ class FieldScan:
             found.add(variant)
             self.by_variant.setdefault(variant, []).append(begin)
 
+    def add_all(self, hits: Iterable[tuple[int, int, int, int]]) -> None:
+        """Add (variant, start, stop, key end) hits given in automaton order.
+
+        The order matters only for `ends`: when keys of different lengths start at one place,
+        the token end kept is that of the hit whose key ends last, as one automaton pass gives.
+        (Hits of one chunk keep that order among themselves; chunks never share a start.)
+        """
+        for variant, begin, stop, _ in hits:
+            self.add(variant, begin, stop)
+
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         if end > start and self.original.isascii():
             return start, end  # normalising ASCII only lowercases: offsets do not move
@@ -349,7 +387,5 @@ def scan_field(
     The direct form of `Scanner.scan` (no memo, no chunks): the reference the tests hold it to.
     """
     scan = FieldScan(index, original, norm)
-    raw = automaton.find_matches_as_indexes(norm, overlapping=True)
-    for variant, begin, stop in _accepted(norm, raw, rules):
-        scan.add(variant, begin, stop)
+    scan.add_all(_accepted(norm, automaton.find_matches_as_indexes(norm, overlapping=True), rules))
     return scan

@@ -48,12 +48,15 @@ def token_variants(
     if prefix:
         return frozenset({(text, PREFIX)})
     if kind == ARABIC and mode == KEYWORD_MODE:
+        base = strip_article(text)
+        if base not in plurals and text not in plurals:  # most words: no plural table entry
+            return frozenset(_arabic_keyword(strip_article(base)))
         variants: set[Variant] = set()
         for form in _arabic_forms(text, plurals):
             variants |= _arabic_keyword(form)
         return frozenset(variants)
     if kind == ARABIC:
-        return frozenset({(strip_article(text), EXACT)})
+        return frozenset([(strip_article(text), EXACT)])
     if kind == LETTERS and mode == KEYWORD_MODE:
-        return frozenset({(text, EXACT), *((p, EXACT) for p in english_plurals(text))})
-    return frozenset({(text, EXACT)})
+        return frozenset([(text, EXACT), *[(plural, EXACT) for plural in english_plurals(text)]])
+    return frozenset([(text, EXACT)])

@@ -24,6 +24,9 @@ _TOKEN = regex.compile(
     rf"(?V1)(?P<A>{_ARABIC_CLASS}+)|(?P<L>{_LETTER_CLASS}+)|(?P<N>\p{{N}}+(?:[.,]\p{{N}}+)*)"
 )
 _KIND_OF = regex.compile(rf"(?V1)(?P<A>{_ARABIC_CLASS})|(?P<L>{_LETTER_CLASS})|(?P<N>\p{{N}})")
+# The runs that make ARABIC and LETTERS tokens, for counting letters without tokenising.
+ARABIC_RUNS: Final = regex.compile(rf"(?V1){_ARABIC_CLASS}+")
+LETTER_RUNS: Final = regex.compile(rf"(?V1){_LETTER_CLASS}+")
 
 
 @dataclass(frozen=True, slots=True)
