@@ -20,9 +20,19 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
+import aiohttp
+
 from service.errors import PermanentDeliveryError, RetryLater
 from service.models import Alert
 
+# Failures after the request may have reached the server: a retry can duplicate, so they are logged
+# as ambiguous (webhook-id and the alert id let receivers tell).
+AMBIGUOUS_HTTP_ERRORS = (
+    TimeoutError,
+    aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientOSError,
+)
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 # A destination asking for more than a day is not taken at its word (nor is a date in 2099).
 MAX_RETRY_AFTER = 86_400.0

@@ -35,7 +35,7 @@ import structlog
 
 from service.errors import PermanentDeliveryError, RetryLater
 from service.models import Alert
-from service.sinks.base import MAX_RETRY_AFTER, Memo, Throttled, log_ambiguous
+from service.sinks.base import AMBIGUOUS_HTTP_ERRORS, MAX_RETRY_AFTER, Memo, Throttled, log_ambiguous
 from service.sinks.pacing import Pacer
 from service.sinks.render import TELEGRAM_LIMIT, render_telegram
 from service.sinks.split import split_message, telegram_markup_problem, to_plain
@@ -241,12 +241,7 @@ class TelegramSink:
                 status = resp.status
         except aiohttp.ClientConnectorError as exc:  # never reached the API: nothing was sent
             raise RetryLater(self._scrub(f"Telegram unreachable: {type(exc).__name__}: {exc}")) from exc
-        except (
-            TimeoutError,
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError,
-            aiohttp.ClientOSError,
-        ) as exc:
+        except AMBIGUOUS_HTTP_ERRORS as exc:
             error = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
             log_ambiguous(self._log, self.name, alert.id, error)
             raise RetryLater(f"Telegram gave no answer ({error}); the message may have been sent") from exc

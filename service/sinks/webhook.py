@@ -32,6 +32,7 @@ import structlog
 from service.errors import PermanentDeliveryError, RetryLater
 from service.models import Alert
 from service.sinks.base import (
+    AMBIGUOUS_HTTP_ERRORS,
     MAX_RETRY_AFTER,
     SinkConfigError,
     classify_http,
@@ -170,12 +171,7 @@ class WebhookSink:
             raise
         except aiohttp.ClientConnectorError as exc:  # never connected: nothing was sent
             raise RetryLater(self._scrub(f"{type(exc).__name__}: {exc}")) from exc
-        except (
-            TimeoutError,
-            aiohttp.ServerDisconnectedError,
-            aiohttp.ClientPayloadError,
-            aiohttp.ClientOSError,
-        ) as exc:
+        except AMBIGUOUS_HTTP_ERRORS as exc:
             error = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
             log_ambiguous(structlog.get_logger(), self.name, alert.id, error)
             raise RetryLater(
