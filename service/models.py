@@ -158,9 +158,20 @@ class Alert:
             "published": _iso(item.published),
             "language": item.language,
             "summary": item.summary,
-            "hits": [{"term": h.term, "text": h.text, "field": h.field} for h in self.match.hits],
+            "hits": self.distinct_hits(),
             "entities": list(self.match.entities),
         }
+
+    def distinct_hits(self) -> list[dict[str, str]]:
+        """Hits as (term, text, field), each once, in the order found.
+
+        The body carries no offsets, so a name repeated ten times in an article would be ten identical
+        entries; the occurrences stay available to templates through `match.hits`.
+        """
+        seen: dict[tuple[str, str, str], None] = {}
+        for hit in self.match.hits:
+            seen.setdefault((hit.term, hit.text, hit.field), None)
+        return [{"term": term, "text": text, "field": field} for term, text, field in seen]
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -57,6 +57,16 @@ async def test_a_signed_json_webhook_verifies_and_carries_the_spec_body(receiver
     assert payload["hits"][1] == {"term": "@rocket", "text": "بصاروخين", "field": "content"}
 
 
+def test_the_json_body_lists_each_hit_once_although_the_word_occurs_twice() -> None:
+    alert = make_alert()
+    assert [h.text for h in alert.match.hits].count("صواريخ") == 2
+    assert alert.to_json_body()["hits"] == [
+        {"term": "@rocket", "text": "صواريخ", "field": "content"},
+        {"term": "@rocket", "text": "بصاروخين", "field": "content"},
+        {"term": '@"Baghdad International Airport"', "text": "مطار بغداد الدولي", "field": "content"},
+    ]
+
+
 async def test_the_webhook_id_is_the_same_on_every_retry(receiver: Receiver) -> None:
     receiver.script = [(503, {}, "busy")]
     async with aiohttp.ClientSession() as session:
