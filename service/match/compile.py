@@ -8,6 +8,7 @@ the number of watchlists. A Matcher never changes after it is built; a reload bu
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from operator import itemgetter
@@ -22,9 +23,12 @@ from service.match.terms import ENTITY_MODE, KEYWORD_MODE, Variant, token_varian
 from service.models import EntityDef, EntityKind, Vocabulary, WatchlistDef
 from service.text.normalise import normalise
 from service.text.plurals import plural_index
-from service.text.tokenise import LETTERS, token_kinds
+from service.text.tokenise import ARABIC, LETTERS, token_kinds
 
 _SURNAME_KINDS = (EntityKind.PERSON, EntityKind.OTHER)
+# Arabic letters only (no marks, digits or punctuation): one ARABIC token, as token_kinds says.
+ARABIC_LETTERS = "\u0621-\u063f\u0641-\u064a"
+_ARABIC_WORD = re.compile(f"[{ARABIC_LETTERS}]+")
 
 
 class _Builder:
@@ -42,8 +46,10 @@ class _Builder:
         self.slot_list: list[frozenset[int]] = []
         self.atoms: list[Atom] = []
         self.atom_ids: dict[tuple[str, str], int] = {}
-        self.first_slot_atoms: dict[int, set[int]] = {}  # variant → atoms it can start
-        self.atom_watchlists: dict[int, set[int]] = {}
+        # Variant → atoms it can start, and atom → watchlists where it is positive: lists without
+        # repeats (an entry is only ever added again right after itself), cheaper than sets.
+        self.first_slot_atoms: dict[int, list[int]] = {}
+        self.atom_watchlists: dict[int, list[int]] = {}
         self.names: list[tuple[int, str]] = []
 
     # -- interning
@@ -75,8 +81,13 @@ class _Builder:
     def words(self, body: str, mode: str, prefix: bool) -> tuple[int, ...] | None:
         """Slots for the words of `body`, the last one a prefix if `prefix`."""
         folded = normalise(body)
-        # One Latin word, the usual term, needs no regex.
-        tokens = [(folded, LETTERS)] if folded.isascii() and folded.isalpha() else token_kinds(folded)
+        # One Latin or Arabic word, the usual term, needs no regex.
+        if folded.isascii() and folded.isalpha():
+            tokens = [(folded, LETTERS)]
+        elif _ARABIC_WORD.fullmatch(folded):
+            tokens = [(folded, ARABIC)]
+        else:
+            tokens = token_kinds(folded)
         if not tokens:
             return None
         last = len(tokens) - 1
@@ -95,9 +106,14 @@ class _Builder:
     def add_atom(self, key: tuple[str, str], atom: Atom) -> int:
         ident = self.atom_ids[key] = len(self.atoms)
         self.atoms.append(atom)
+        starting = self.first_slot_atoms
         for alternative in atom.alternatives:
             for variant in self.slot_list[alternative[0]]:
-                self.first_slot_atoms.setdefault(variant, set()).add(ident)
+                atoms = starting.get(variant)
+                if atoms is None:
+                    starting[variant] = [ident]
+                elif atoms[-1] != ident:
+                    atoms.append(ident)
         return ident
 
     # -- atoms
@@ -188,7 +204,11 @@ class _Lowering:
             atom = self.builder.term_atom(query, self.name)
             if positive:
                 self.weights[atom] = max(self.weights.get(atom, 0.0), query.weight)
-                self.builder.atom_watchlists.setdefault(atom, set()).add(self.number)
+                numbers = self.builder.atom_watchlists.get(atom)
+                if numbers is None:
+                    self.builder.atom_watchlists[atom] = [self.number]
+                elif numbers[-1] != self.number:
+                    numbers.append(self.number)
             return Leaf(atom)
         if isinstance(query, Not):
             return Neg(self.lower(query.child, False))
@@ -219,14 +239,14 @@ def _triggers(builder: _Builder) -> dict[int, tuple[int, ...]]:
     """Variant → the watchlists in which it can start a positive term."""
     triggers: dict[int, tuple[int, ...]] = {}
     watchlists_of = builder.atom_watchlists
-    nothing: set[int] = set()
+    nothing: list[int] = []
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}
     for variant, atoms in builder.first_slot_atoms.items():
         if len(atoms) == 1:  # the usual case: a variant of one term
             (atom,) = atoms
             numbers = watchlists_of.get(atom, nothing)
         else:
-            numbers = set().union(*(watchlists_of.get(atom, nothing) for atom in atoms))
+            numbers = sorted(set().union(*(watchlists_of.get(atom, nothing) for atom in atoms)))
         if numbers:
             found = tuple(numbers) if len(numbers) == 1 else tuple(sorted(numbers))
             triggers[variant] = shared.setdefault(found, found)  # one tuple per distinct set
@@ -301,6 +321,7 @@ def _compile(watchlists: Sequence[WatchlistDef], vocabulary: Vocabulary) -> Matc
         skeletons=skeletons,
         named_atoms=frozenset(named),
         atom_starts=starts,
+        starting={variant: tuple(atoms) for variant, atoms in builder.first_slot_atoms.items()},
         single_words=single_words,
         watchlists=compiled,
     )

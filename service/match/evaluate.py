@@ -8,7 +8,7 @@ NEAR only the pairs that are close enough, NOT none.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import NamedTuple
 
 from service.match.scan import FieldScan
@@ -17,6 +17,7 @@ from service.text.tokenise import count_tokens
 # (field index, start, end, atom) in normalised coordinates of that field.
 Witness = tuple[int, int, int, int]
 Occurrences = Callable[[int], list[Witness]]
+_NONE: list[Witness] = []
 
 
 # Named tuples, not dataclasses: a compile makes one node per query term and operator, and a
@@ -46,31 +47,54 @@ class Close(NamedTuple):
 Node = Leaf | Neg | All | AnyOf | Close
 
 
-def evaluate(node: Node, occurrences: Occurrences, scans: Sequence[FieldScan]) -> list[Witness] | None:
-    """The witnesses of `node`, or None when it does not hold."""
+def evaluate(
+    node: Node, occurrences: Occurrences, scans: Sequence[FieldScan], possible: Container[int] | None = None
+) -> list[Witness] | None:
+    """The witnesses of `node`, or None when it does not hold.
+
+    `possible`, when given, holds every atom that may occur in the item (one of its starting
+    words was found, or it has a cross-script name): the others are false without a lookup.
+    """
     if isinstance(node, Leaf):
+        if possible is not None and node.atom not in possible:
+            return None
         found = occurrences(node.atom)  # shared, so callers build new lists and never mutate one
         return found if found else None
-    if isinstance(node, Neg):
-        return None if evaluate(node.child, occurrences, scans) is not None else []
-    if isinstance(node, All):
+    if isinstance(node, AnyOf):
+        # Most queries are ORs of terms: a term child is looked up without a recursive call.
         witnesses: list[Witness] = []
+        true = False
         for child in node.children:
-            found_child = evaluate(child, occurrences, scans)
+            if isinstance(child, Leaf):
+                atom = child.atom
+                found_leaf = _NONE if possible is not None and atom not in possible else occurrences(atom)
+                if found_leaf:
+                    true = True
+                    witnesses.extend(found_leaf)
+                continue
+            found_child = evaluate(child, occurrences, scans, possible)
+            if found_child is not None:
+                true = True
+                witnesses.extend(found_child)
+        return witnesses if true else None
+    if isinstance(node, All):
+        witnesses = []
+        for child in node.children:
+            found_child = evaluate(child, occurrences, scans, possible)
             if found_child is None:
                 return None
             witnesses.extend(found_child)
         return witnesses
-    if isinstance(node, AnyOf):
-        results = [evaluate(child, occurrences, scans) for child in node.children]
-        true = [found for found in results if found is not None]
-        return [w for found in true for w in found] if true else None
-    return _near(node, occurrences, scans)
+    if isinstance(node, Neg):
+        return None if evaluate(node.child, occurrences, scans, possible) is not None else []
+    return _near(node, occurrences, scans, possible)
 
 
-def _near(node: Close, occurrences: Occurrences, scans: Sequence[FieldScan]) -> list[Witness] | None:
-    left = evaluate(node.left, occurrences, scans)
-    right = evaluate(node.right, occurrences, scans) if left else None
+def _near(
+    node: Close, occurrences: Occurrences, scans: Sequence[FieldScan], possible: Container[int] | None
+) -> list[Witness] | None:
+    left = evaluate(node.left, occurrences, scans, possible)
+    right = evaluate(node.right, occurrences, scans, possible) if left else None
     if not left or not right:
         return None
     distances: dict[tuple[Witness, Witness], int] = {}  # the relation is symmetric: count once

@@ -55,6 +55,7 @@ class Tables:
     skeletons: tuple[SkeletonIndex, ...]
     named_atoms: frozenset[int]  # the entity atoms those keys stand for
     atom_starts: tuple[frozenset[int], ...]  # per atom: the variants that can start it
+    starting: Mapping[int, tuple[int, ...]]  # variant → the atoms it can start
     # Per atom: its variants when every alternative is a single word and it has no cross-script
     # name (then its occurrences are just the tokens those variants hit), else None.
     single_words: tuple[frozenset[int] | None, ...]
@@ -168,6 +169,14 @@ class _ItemState:
         self.present: set[int] = set()  # every variant found in some field
         for scan in self.live:
             self.present.update(scan.by_variant)
+        # Atoms that may occur: one of their starting variants was found, or they have a
+        # cross-script name. Any other atom has no occurrence and is false without a lookup.
+        self.possible: set[int] = set(tables.named_atoms)
+        starting = tables.starting
+        for variant in self.present:
+            atoms = starting.get(variant)
+            if atoms:
+                self.possible.update(atoms)
         self.memo: dict[int, list[Witness]] = {}
         self.spans: dict[tuple[int, int, int], tuple[int, int]] = {}  # → span in the original
         self._names: NameHits | None = None
@@ -241,13 +250,17 @@ class _ItemState:
         return spans
 
     def match(self, watchlist: CompiledWatchlist) -> Match | None:
-        witnesses = evaluate(watchlist.tree, self.occurrences, self.scans)
+        possible = self.possible
+        witnesses = evaluate(watchlist.tree, self.occurrences, self.scans, possible)
         if witnesses is None:
             return None
-        score = sum(weight for atom, weight in watchlist.weights if self.occurrences(atom))
+        occurrences = self.occurrences
+        score = sum(weight for atom, weight in watchlist.weights if atom in possible and occurrences(atom))
         if watchlist.min_score is not None and score < watchlist.min_score:
             return None
-        entities = tuple(str(self.tables.atoms[a].entity) for a in watchlist.entities if self.occurrences(a))
+        entities = tuple(
+            str(self.tables.atoms[a].entity) for a in watchlist.entities if a in possible and occurrences(a)
+        )
         return Match(watchlist.name, self._hits(witnesses), entities, float(score))
 
     def _hits(self, witnesses: list[Witness]) -> tuple[Hit, ...]:
