@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_delivery.py            # 5,000 alerts a run, 2,000 for latency
     .venv/bin/python benchmarks/bench_delivery.py --quick    # 1,000 and 500
+    .venv/bin/python benchmarks/bench_delivery.py --root /path/to/other/checkout   # another version
 
 For each store (embedded SQLite in a temporary directory; Redis on db 13 under a unique prefix whose
 keys are deleted at the end) and each webhook `concurrency` (1, the default that keeps order, and 8):
@@ -36,7 +37,20 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+
+
+def _root_from_argv(argv: list[str]) -> Path:
+    """The checkout whose `service` to measure (`--root`), read before that package is imported."""
+    for i, arg in enumerate(argv):
+        if arg == "--root" and i + 1 < len(argv):
+            return Path(argv[i + 1]).resolve()
+        if arg.startswith("--root="):
+            return Path(arg.split("=", 1)[1]).resolve()
+    return REPO
+
+
+ROOT = _root_from_argv(sys.argv[1:])
+sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 import redis.asyncio as aioredis  # noqa: E402
@@ -272,8 +286,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer alerts")
     parser.add_argument("--store", choices=["embedded", "redis"], action="append", help="default: both")
     parser.add_argument("--rate", type=float, default=LATENCY_RATE, help="alerts a second in the latency run")
+    parser.add_argument("--root", type=Path, default=REPO, help="checkout whose service to measure")
     args = parser.parse_args()
     configure_logging()
+    print(f"service from {ROOT}", flush=True)
     rows = asyncio.run(bench(args.quick, args.store or ["embedded", "redis"], args.rate))
     best = max(r["delivered_per_s"] for r in rows)
     worst_p99 = max(r["p99_ms"] for r in rows)

@@ -192,6 +192,9 @@ class Service:
         # unfinished stays in the durable outbox for the next start.
         with contextlib.suppress(TimeoutError, StoreError):
             await asyncio.wait_for(outbox.deliver_due(), max(0.1, deadline - loop.time()))
+        # Outcomes a failed write kept get one more try; unwritten, those alerts go out again later.
+        with contextlib.suppress(TimeoutError, StoreError):
+            await asyncio.wait_for(outbox.close(), max(0.1, deadline - loop.time()))
         await scheduler.cancel()
         if runner is not None:
             await runner.cleanup()

@@ -15,7 +15,7 @@ from typing import Any
 
 from service import compose
 from service.clock import utcnow
-from service.errors import UserError
+from service.errors import StoreError, UserError
 from service.match import compile_matcher
 from service.models import Alert, Hit, Item, Match
 from service.pipeline import Pipeline, Schedule, alert_id
@@ -140,7 +140,11 @@ async def runtime(config: Config, log: Any) -> AsyncIterator[Runtime]:
                 schedule=schedule,
             )
             outbox = Outbox(store, sinks, clock=utcnow, log=log, send_timeout=config.service.delivery_timeout)
-            yield Runtime(store, pipeline, outbox, sinks)
+            try:
+                yield Runtime(store, pipeline, outbox, sinks)
+            finally:
+                with contextlib.suppress(StoreError):
+                    await outbox.close()
     finally:
         await store.close()
 

@@ -1,5 +1,14 @@
 """Sends what the store's outbox holds: every (alert, sink) ends delivered, or parked with its reason.
 
+- A pass claims every due delivery it will work on in one store call, and writes outcomes in batches
+  (one store call each: when `ack_batch` are waiting, `ack_delay` seconds after the first, at the end
+  of the pass, and on `close`). A claim outlasts the longest pass, so no other replica sends those
+  deliveries meanwhile; one a crashed replica held is taken over once its claim expires, and fencing
+  refuses the late outcomes of a replica whose claim was taken over. What a pass did not settle (a
+  spent budget, a failing or pacing sink) is given back at its end, costing no attempt.
+- At least once: a crash between a send and the write of its outcome (during the sink call, or in the
+  few milliseconds an outcome waits for its batch) sends that alert once more, with the same id, once
+  the claim has expired.
 - Each sink works through its own queue, all sinks at once, so a slow or broken sink never delays the
   others within a pass; a sink spends at most `pass_budget` seconds of a pass, and what it did not reach
   stays due for the next one.
@@ -9,8 +18,9 @@
   jitter, never sooner than the sink asked (Retry-After, retry_after), and stops that sink's queue for
   this pass; after `max_attempts` it is parked. A permanent failure parks at once. A delivery for a sink
   no longer configured is parked.
-- `Throttled` (the sink's own pacing said "not yet") is not a failure: nothing is written, and the sink
-  is set aside until the wait is over, its queue untouched and still in order.
+- `Throttled` (the sink's own pacing said "not yet") is not a failure: no attempt is counted, and the
+  sink is set aside until the wait is over (passes claim none of its deliveries meanwhile), its queue
+  untouched and still in order.
 - Digest (a sink with `digest` seconds and `send_batch`): a new delivery is held (rescheduled, with the
   reason "held for the digest") until the window of the oldest held one closes; then every due delivery
   of that sink goes out in one `send_batch` call (at most `digest_max` per call) and they are marked
@@ -22,6 +32,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,15 +40,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.errors import PermanentDeliveryError, RetryLater
+from service.errors import PermanentDeliveryError, RetryLater, StoreError
 from service.sinks.base import MAX_RETRY_AFTER, BatchSink, Sink, Throttled, concurrency_of, digest_of
-from service.state.protocol import Delivery, Store
+from service.state.protocol import Ack, Delivery, DeliveryStatus, Store
 from service.telemetry import NullTelemetry, Telemetry
 
 # A pass that found every sink with due work set aside waits this long at most before returning, so a
 # caller that loops on `deliver_due` until nothing is pending does not spin.
 IDLE_PAUSE_SECONDS = 0.25
 CLAIM_MARGIN_SECONDS = 30.0
+ACK_BATCH = 100  # this many outcomes waiting are written at once, without waiting for ACK_DELAY
+ACK_DELAY_SECONDS = 0.005  # how long an outcome waits for others before it is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,88 @@ class DeliveryStats:
         self.by_sink[sink][outcome] += n
 
 
+class _AckBuffer:
+    """Outcomes of claimed deliveries waiting to be written together, one store call per batch.
+
+    A write starts when `size` are waiting, or `delay` seconds after the first one; one runs at a time,
+    and what arrives meanwhile waits for the next. A failed write keeps its outcomes for the next one.
+    """
+
+    def __init__(self, store: Store, log: Any, size: int, delay: float) -> None:
+        self._store = store
+        self._log = log
+        self._size = max(1, size)
+        self._delay = delay
+        self._pending: list[Ack] = []
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, ack: Ack) -> None:
+        self._pending.append(ack)
+        if not self._writing():
+            self._schedule()
+
+    async def flush(self) -> None:
+        """Write every outcome still waiting (raises StoreError, keeping them, when the store fails)."""
+        while True:
+            self._cancel_timer()
+            task = self._task
+            if task is not None and not task.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(task)
+                continue
+            if not self._pending:
+                return
+            await self._write()
+
+    def _writing(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def _schedule(self) -> None:
+        if len(self._pending) >= self._size:
+            self._start()
+        elif self._pending and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._delay, self._start)
+
+    def _start(self) -> None:
+        self._cancel_timer()
+        self._task = asyncio.get_running_loop().create_task(self._write_in_background())
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    async def _write_in_background(self) -> None:
+        try:
+            await self._write()
+        except StoreError as exc:
+            # Kept for the next write: the end of the pass, or the next outcome's.
+            self._log.warning("delivery_outcomes_unwritten", error=str(exc), waiting=len(self._pending))
+            return
+        except Exception:
+            self._log.exception("delivery_outcomes_unwritten", waiting=len(self._pending))
+            return
+        self._task = None
+        self._schedule()
+
+    async def _write(self) -> None:
+        async with self._lock:
+            batch = list(self._pending)
+            if not batch:
+                return
+            applied = await self._store.ack_deliveries(batch)
+            del self._pending[: len(batch)]
+        for ack, done in zip(batch, applied, strict=True):
+            if not done:
+                # This replica's claim was taken over (it stalled past the claim's expiry): the
+                # newer claim decides, and may send the alert once more.
+                self._log.warning(
+                    "delivery_outcome_refused", alert=ack.alert_id, sink=ack.sink, outcome=ack.status
+                )
+
+
 class Outbox:
     def __init__(
         self,
@@ -83,6 +178,8 @@ class Outbox:
         digest_max: int = 100,
         idle_pause: float = IDLE_PAUSE_SECONDS,
         owner: str = "local",
+        ack_batch: int = ACK_BATCH,
+        ack_delay: float = ACK_DELAY_SECONDS,
     ) -> None:
         self._store = store
         self._owner = owner
@@ -98,6 +195,10 @@ class Outbox:
         self._idle_pause = idle_pause
         self._paused: dict[str, datetime] = {}
         self._windows: dict[str, datetime] = {}
+        # A claim lasts past the longest pass: a sink's budget, then one more attempt's timeout.
+        self._claim_ttl = pass_budget + send_timeout + CLAIM_MARGIN_SECONDS
+        self._acks = _AckBuffer(store, log, ack_batch, ack_delay)
+        self._settled: set[tuple[str, str, int]] = set()
 
     def paused_until(self, sink: str) -> datetime | None:
         """When a sink set aside by its pacing may send again (None: it is not set aside)."""
@@ -105,33 +206,55 @@ class Outbox:
         return until if until is not None and until > self._clock() else None
 
     async def deliver_due(self, limit: int = 500) -> DeliveryStats:
-        """One pass over every delivery that is due now."""
+        """One pass over every delivery that is due now; its outcomes are written when it returns."""
         stats = DeliveryStats()
-        due = await self._store.due_deliveries(self._clock(), limit)
+        # Outcomes still waiting go first: a delivery sent but not yet acknowledged is pending in the
+        # store, and claiming it again would send it twice.
+        await self._acks.flush()
+        paused = [s for s in self._sinks if self.paused_until(s) is not None]
+        due = await self._store.claim_due(
+            self._clock(), self._owner, self._claim_ttl, limit, skip_sinks=paused
+        )
         queues: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in due:
             queues[delivery.sink].append(delivery)
-        await asyncio.gather(*(self._drain(sink, queue, stats) for sink, queue in queues.items()))
-        waits = [w for w in (self.paused_until(s) for s in queues) if w is not None]
-        if queues and len(waits) == len(queues):
+        try:
+            await asyncio.gather(*(self._drain(sink, queue, stats) for sink, queue in queues.items()))
+        finally:
+            for delivery in due:
+                key = (delivery.alert.id, delivery.sink, delivery.claim)
+                if key in self._settled:
+                    self._settled.discard(key)
+                else:  # not reached: give the claim back for the next pass (or replica)
+                    self._acks.add(
+                        Ack(delivery.alert.id, delivery.sink, delivery.claim, DeliveryStatus.PENDING, None)
+                    )
+            await self._acks.flush()
+        busy = {*queues, *paused}
+        waits = [w for w in (self.paused_until(s) for s in busy) if w is not None]
+        if busy and len(waits) == len(busy):
             pause = min(self._idle_pause, (min(waits) - self._clock()).total_seconds())
             await asyncio.sleep(max(0.0, pause))
         return stats
+
+    async def close(self) -> None:
+        """Write the outcomes still waiting (at shutdown; a pass writes its own before it returns)."""
+        await self._acks.flush()
 
     async def _drain(self, sink_name: str, queue: list[Delivery], stats: DeliveryStats) -> None:
         sink = self._sinks.get(sink_name)
         if sink is None:
             for delivery in queue:
-                await self._park(delivery, "the sink is no longer configured", stats)
+                self._park(delivery, "the sink is no longer configured", stats)
             return
         if self.paused_until(sink_name) is not None:
             return
         self._paused.pop(sink_name, None)
+        deadline = asyncio.get_running_loop().time() + self._pass_budget
         window = digest_of(sink)
         if window is not None and isinstance(sink, BatchSink):
-            await self._drain_digest(sink, window, queue, stats)
+            await self._drain_digest(sink, window, queue, deadline, stats)
             return
-        deadline = asyncio.get_running_loop().time() + self._pass_budget
         pending = iter(queue)
         stop = asyncio.Event()
         workers = min(concurrency_of(sink), len(queue))
@@ -155,15 +278,7 @@ class Outbox:
             if stop.is_set() or loop.time() >= deadline:
                 return
 
-    async def _claim(self, delivery: Delivery) -> bool:
-        """Only one replica sends a delivery: the claim lasts past the longest attempt, so a replica
-        that read the same due list a moment later finds it taken (or no longer pending)."""
-        ttl = self._send_timeout + CLAIM_MARGIN_SECONDS
-        return await self._store.claim_delivery(delivery.alert.id, delivery.sink, self._owner, ttl)
-
     async def _attempt(self, sink: Sink, delivery: Delivery, stats: DeliveryStats) -> bool:
-        if not await self._claim(delivery):
-            return True  # another replica has it
         alert, attempt = delivery.alert, delivery.attempts + 1
         log = self._log.bind(alert=alert.id, watchlist=alert.watchlist, sink=sink.name, attempt=attempt)
         started = self._clock()
@@ -173,22 +288,22 @@ class Outbox:
             self._pause(sink.name, exc.delay, stats, log)
             return False
         except PermanentDeliveryError as exc:
-            await self._park(delivery, str(exc), stats)
+            self._park(delivery, str(exc), stats)
             return True
         except (RetryLater, TimeoutError) as exc:
-            await self._retry([delivery], exc, stats, log)
+            self._retry([delivery], exc, stats, log)
             return False
         except Exception as exc:  # a bug in a sink: keep its traceback, keep the alert
             log.exception("sink_failed_unexpectedly")
-            await self._retry([delivery], exc, stats, log)
+            self._retry([delivery], exc, stats, log)
             return False
-        await self._delivered([delivery], sink.name, started, stats, log)
+        self._delivered([delivery], sink.name, started, stats, log)
         return True
 
     # -- digests ----------------------------------------------------------------------------------
 
     async def _drain_digest(
-        self, sink: BatchSink, window: float, queue: list[Delivery], stats: DeliveryStats
+        self, sink: BatchSink, window: float, queue: list[Delivery], deadline: float, stats: DeliveryStats
     ) -> None:
         now, span = self._clock(), timedelta(seconds=window)
         # A delivery already held (or retried) is due because its window closed; a new one is due at
@@ -198,12 +313,15 @@ class Outbox:
         for d in queue:
             (ready if d.attempts > 0 or (d.next_attempt or now) + span <= now else waiting).append(d)
         if waiting:
-            await self._hold(sink.name, waiting, span, stats)
+            self._hold(sink.name, waiting, span, stats)
+        loop = asyncio.get_running_loop()
         for start in range(0, len(ready), self._digest_max):
             if not await self._attempt_batch(sink, ready[start : start + self._digest_max], stats):
                 return
+            if loop.time() >= deadline:
+                return
 
-    async def _hold(self, sink: str, waiting: list[Delivery], span: timedelta, stats: DeliveryStats) -> None:
+    def _hold(self, sink: str, waiting: list[Delivery], span: timedelta, stats: DeliveryStats) -> None:
         now = self._clock()
         close = self._windows.get(sink)
         if close is None or close <= now:
@@ -211,14 +329,11 @@ class Outbox:
             self._windows[sink] = close
         note = f"held for the digest until {close:%Y-%m-%d %H:%M:%S}Z"
         for delivery in waiting:
-            await self._store.schedule_retry(delivery.alert.id, sink, close, note)
+            self._ack(delivery, DeliveryStatus.PENDING, close, note)
         stats.count(sink, "held", len(waiting))
         self._log.info("alerts_held_for_digest", sink=sink, alerts=len(waiting), until=close.isoformat())
 
     async def _attempt_batch(self, sink: BatchSink, batch: list[Delivery], stats: DeliveryStats) -> bool:
-        batch = [d for d in batch if await self._claim(d)]
-        if not batch:
-            return True
         attempt = max(d.attempts for d in batch)  # the hold counted one
         log = self._log.bind(sink=sink.name, alerts=len(batch), attempt=attempt)
         started = self._clock()
@@ -229,24 +344,28 @@ class Outbox:
             return False
         except PermanentDeliveryError as exc:
             for delivery in batch:
-                await self._park(delivery, str(exc), stats)
+                self._park(delivery, str(exc), stats)
             return True
         except Exception as exc:
             if not isinstance(exc, RetryLater | TimeoutError):
                 log.exception("sink_failed_unexpectedly")
-            await self._retry(batch, exc, stats, log, held=True)
+            self._retry(batch, exc, stats, log, held=True)
             return False
-        await self._delivered(batch, sink.name, started, stats, log)
+        self._delivered(batch, sink.name, started, stats, log)
         return True
 
-    # -- outcomes ---------------------------------------------------------------------------------
+    # -- outcomes: each joins the batch of outcomes waiting to be written --------------------------
 
-    async def _delivered(
+    def _ack(self, delivery: Delivery, status: DeliveryStatus, at: datetime, error: str = "") -> None:
+        self._settled.add((delivery.alert.id, delivery.sink, delivery.claim))
+        self._acks.add(Ack(delivery.alert.id, delivery.sink, delivery.claim, status, at, error))
+
+    def _delivered(
         self, batch: Sequence[Delivery], sink: str, started: datetime, stats: DeliveryStats, log: Any
     ) -> None:
         now = self._clock()
         for delivery in batch:
-            await self._store.mark_delivered(delivery.alert.id, sink, now)
+            self._ack(delivery, DeliveryStatus.DELIVERED, now)
         stats.count(sink, "delivered", len(batch))
         elapsed = (now - started).total_seconds()
         for _ in batch:
@@ -255,7 +374,7 @@ class Outbox:
             "alert_delivered" if len(batch) == 1 else "digest_delivered", duration_ms=int(elapsed * 1000)
         )
 
-    async def _retry(
+    def _retry(
         self, batch: Sequence[Delivery], exc: Exception, stats: DeliveryStats, log: Any, *, held: bool = False
     ) -> None:
         """Schedule the next attempt of every delivery in `batch` together, or park them after too many."""
@@ -263,13 +382,13 @@ class Outbox:
         error = str(exc) or type(exc).__name__
         if attempts >= self._policy.max_attempts:
             for delivery in batch:
-                await self._park(delivery, f"gave up after {attempts} attempts: {error}", stats)
+                self._park(delivery, f"gave up after {attempts} attempts: {error}", stats)
             return
         asked = exc.delay if isinstance(exc, RetryLater) else None
         delay = self._policy.delay(attempts, asked, self._rng)
         at = self._clock() + timedelta(seconds=delay)
         for delivery in batch:
-            await self._store.schedule_retry(delivery.alert.id, delivery.sink, at, error)
+            self._ack(delivery, DeliveryStatus.PENDING, at, error)
             self._telemetry.delivery_finished(delivery.sink, "retried", None)
         stats.count(batch[0].sink, "retried", len(batch))
         log.warning(
@@ -285,8 +404,8 @@ class Outbox:
         stats.count(sink, "throttled")
         log.info("sink_throttled", wait_s=round(delay, 2))
 
-    async def _park(self, delivery: Delivery, reason: str, stats: DeliveryStats) -> None:
-        await self._store.park(delivery.alert.id, delivery.sink, reason, self._clock())
+    def _park(self, delivery: Delivery, reason: str, stats: DeliveryStats) -> None:
+        self._ack(delivery, DeliveryStatus.PARKED, self._clock(), reason)
         stats.count(delivery.sink, "parked")
         self._telemetry.delivery_finished(delivery.sink, "parked", None)
         self._log.error(

@@ -3,6 +3,10 @@
 One process owns a directory at a time: an exclusive `flock` on `lock` refuses a second one with a clear
 message instead of two workers alerting twice. SQLite calls run in a worker thread so a slow disk never
 stalls the event loop; one lock serialises them on the single connection.
+
+Delivery claims live in memory: the process owning the directory is the only one that can hold any,
+and a crash that loses them also ends every send they covered. They keep the store contract (tokens,
+expiry, owners) all the same.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +29,7 @@ from service.state import embedded_stories
 from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from service.state.embedded_stories import StoryRequest
 from service.state.fingerprint import Fingerprint
-from service.state.protocol import Delivery, DeliveryStatus, StoryMatch
+from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch
 
 T = TypeVar("T")
 SCHEMA_VERSION = 2
@@ -56,6 +62,13 @@ _MARK_SCHEMA = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    owner: str
+    token: int
+    until: float  # time.monotonic()
+
+
 class EmbeddedStore:
     def __init__(
         self, directory: str | Path, *, seen_ttl: float = 30 * 86400.0, story_ttl: float = 3 * 86400.0
@@ -67,6 +80,8 @@ class EmbeddedStore:
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._mutex = threading.Lock()
+        self._claims: dict[tuple[str, str], _Claim] = {}
+        self._last_token = 0
 
     def __repr__(self) -> str:
         return f"EmbeddedStore({str(self.directory)!r})"
@@ -297,11 +312,50 @@ class EmbeddedStore:
         row = await self._run(lambda db: db.execute(sql).fetchone())
         return int(row[0]) if row else 0
 
-    async def claim_delivery(self, alert_id: str, sink: str, owner: str, ttl: float) -> bool:
-        """One process owns this directory (the lock), so a delivery still pending is always its own."""
-        sql = "SELECT status FROM deliveries WHERE alert=? AND sink=?"
-        row = await self._run(lambda db: db.execute(sql, (alert_id, sink)).fetchone())
-        return row is not None and row[0] == "pending"
+    async def claim_due(
+        self, now: datetime, owner: str, ttl: float, limit: int = 100, *, skip_sinks: Collection[str] = ()
+    ) -> list[Delivery]:
+        skip = list(dict.fromkeys(skip_sinks))
+        sql = (
+            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, d.alert "
+            "FROM deliveries d JOIN alerts a ON a.id = d.alert "
+            f"WHERE d.status='pending' AND d.next_attempt<=? AND d.sink NOT IN ({','.join('?' * len(skip))}) "
+            "ORDER BY d.next_attempt, a.created LIMIT ?"
+        )
+
+        def claim(db: sqlite3.Connection) -> list[Delivery]:
+            clock = time.monotonic()
+            held = sum(1 for c in self._claims.values() if c.owner != owner and c.until > clock)
+            out: list[Delivery] = []
+            for row in db.execute(sql, (now.timestamp(), *skip, limit + held)).fetchall():
+                key = (row[6], row[0])
+                current = self._claims.get(key)
+                if current is not None and current.owner != owner and current.until > clock:
+                    continue
+                self._last_token += 1
+                self._claims[key] = _Claim(owner, self._last_token, clock + ttl)
+                out.append(_delivery(row[:6], claim=self._last_token))
+                if len(out) >= limit:
+                    break
+            return out
+
+        return await self._run(claim) if limit > 0 else []
+
+    async def ack_deliveries(self, acks: Sequence[Ack]) -> list[bool]:
+        def write(db: sqlite3.Connection) -> list[bool]:
+            applied: list[bool] = []
+            with db:
+                for ack in acks:
+                    key = (ack.alert_id, ack.sink)
+                    current = self._claims.get(key)
+                    if current is None or current.token != ack.token:
+                        applied.append(False)
+                        continue
+                    del self._claims[key]  # spent, whether or not the row still moves
+                    applied.append(ack.releases or _apply_ack(db, ack))
+            return applied
+
+        return await self._run(write)
 
     async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None:
         await self._update(
@@ -336,7 +390,21 @@ def _acquire_lock(path: Path) -> int:
     return fd
 
 
-def _delivery(row: tuple[Any, ...]) -> Delivery:
+def _apply_ack(db: sqlite3.Connection, ack: Ack) -> bool:
+    """Move a pending row as `ack` says; False when it is no longer pending."""
+    where = "updated=? WHERE alert=? AND sink=? AND status='pending'"
+    at = (ack.at or datetime.now(UTC)).timestamp()
+    args: tuple[Any, ...]
+    if ack.status is DeliveryStatus.PENDING:
+        sets, args = "attempts=attempts+1, next_attempt=?, last_error=?", (at, ack.error, time.time())
+    elif ack.status is DeliveryStatus.PARKED:
+        sets, args = "status='parked', attempts=attempts+1, last_error=?", (ack.error, at)
+    else:
+        sets, args = "status='delivered', attempts=attempts+1", (at,)
+    return db.execute(f"UPDATE deliveries SET {sets}, {where}", (*args, ack.alert_id, ack.sink)).rowcount > 0
+
+
+def _delivery(row: tuple[Any, ...], claim: int = 0) -> Delivery:
     sink, status, attempts, next_attempt, last_error, body = row
     return Delivery(
         alert=decode_alert(body),
@@ -345,4 +413,5 @@ def _delivery(row: tuple[Any, ...]) -> Delivery:
         attempts=attempts,
         next_attempt=datetime.fromtimestamp(next_attempt, UTC),
         last_error=last_error,
+        claim=claim,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,7 +20,10 @@ class DeliveryStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One (alert, sink) pair in the outbox and where it stands."""
+    """One (alert, sink) pair in the outbox and where it stands.
+
+    `claim` is the fencing token of the claim it was read under (`claim_due`), 0 when read without one.
+    """
 
     alert: Alert
     sink: str
@@ -28,6 +31,28 @@ class Delivery:
     attempts: int = 0
     next_attempt: datetime | None = None
     last_error: str | None = None
+    claim: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """How a claimed delivery ended, written under its claim's token (`ack_deliveries`).
+
+    DELIVERED and PARKED (with the reason in `error`) are final; PENDING with `at` is a retry due then
+    (with the error that caused it); PENDING with `at` None gives the claim back untouched (a delivery
+    the pass did not reach), costing no attempt. `at` is also when DELIVERED and PARKED happened.
+    """
+
+    alert_id: str
+    sink: str
+    token: int
+    status: DeliveryStatus
+    at: datetime | None
+    error: str = ""
+
+    @property
+    def releases(self) -> bool:
+        return self.status is DeliveryStatus.PENDING and self.at is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +106,26 @@ class Store(Protocol):
     async def outbox_depth(self) -> int:
         """How many deliveries are pending (for the `newsalert_outbox_pending` gauge)."""
 
-    async def claim_delivery(self, alert_id: str, sink: str, owner: str, ttl: float) -> bool:
-        """Whether `owner` may send this delivery now: it is still pending and no other replica
-        claimed it within `ttl` seconds. A replica that crashes mid-send loses its claim after `ttl`,
-        and the delivery is taken over."""
+    async def claim_due(
+        self, now: datetime, owner: str, ttl: float, limit: int = 100, *, skip_sinks: Collection[str] = ()
+    ) -> list[Delivery]:
+        """Claim for `owner`, in one call, up to `limit` deliveries due at `now`, most overdue first.
+
+        A delivery another owner claimed less than that claim's `ttl` ago is passed over (one this
+        owner holds is claimed again), as is any for a sink in `skip_sinks`. Each delivery returned
+        carries a fresh fencing token (`Delivery.claim`), newer than every earlier claim of it: a
+        replica that crashes holding claims loses them after `ttl` seconds and they are taken over,
+        and its acknowledgements, should it come back, are refused. Claim expiry runs on the store's
+        own clock (the Redis server's; the process's monotonic clock in the embedded store).
+        """
+
+    async def ack_deliveries(self, acks: Sequence[Ack]) -> list[bool]:
+        """Write how claimed deliveries ended, in one call; for each ack, whether it was applied.
+
+        An ack applies only while its token is still the delivery's latest claim and the delivery is
+        pending: a stale claimant's ack never overrides a newer claim. An applied ack spends its claim
+        (a repeat of it is refused).
+        """
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]: ...
 

@@ -63,14 +63,70 @@ else redis.call('ZREM', KEYS[2], ARGV[4]) end
 return 1
 """
 
-# KEYS: delivery hash, claim key; ARGV: owner, ttl (ms). One replica sends a delivery: it must still be
-# pending, and unclaimed or claimed by this same owner (its own retry).
-CLAIM_DELIVERY = r"""
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return 1
+# Claims live in the delivery hash: `token` (the latest claim's fencing token, only ever growing),
+# `owner` and `until` (the claim's expiry on the server's clock, ms). Claiming never moves the due
+# zset, so an expired claim is simply due again and the next scan takes it over.
+#
+# KEYS: due zset; ARGV: now, limit, owner, ttl (ms), delivery key prefix, alert key prefix, members
+# scanned at most, then sinks to pass over. Returns {member, attempts, next, error, token, body} per
+# claimed delivery, in due order. Scans page by page past deliveries other owners hold.
+CLAIM_DUE = r"""
+local now, limit, owner = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local ttl, prefix, alert_prefix, most = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+local skip = {}
+for i = 8, #ARGV do skip[ARGV[i]] = true end
+local time = redis.call('TIME')
+local clock = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local expiry = string.format('%d', clock + ttl)
+local out, offset = {}, 0
+while #out < limit and offset < most do
+  local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', offset, limit)
+  if #members == 0 then break end
+  offset = offset + #members
+  for _, member in ipairs(members) do
+    local sep = string.find(member, '\31', 1, true)
+    if not skip[string.sub(member, sep + 1)] then
+      local key = prefix .. member
+      local f = redis.call('HMGET', key, 'status', 'attempts', 'next', 'error', 'owner', 'until')
+      if f[1] == 'pending' and (not f[6] or f[5] == owner or tonumber(f[6]) <= clock) then
+        local body = redis.call('GET', alert_prefix .. string.sub(member, 1, sep - 1))
+        if body then
+          local token = redis.call('HINCRBY', key, 'token', 1)
+          redis.call('HSET', key, 'owner', owner, 'until', expiry)
+          out[#out + 1] = {member, f[2] or '0', f[3] or '0', f[4] or '', token, body}
+          if #out >= limit then break end
+        end
+      end
+    end
+  end
+end
+return out
+"""
+
+# KEYS: due zset; ARGV: delivery key prefix, then five per ack: member, token, status ('delivered',
+# 'parked', 'pending' for a retry, 'release'), at, error. Returns 1 (applied) or 0 per ack. An ack
+# applies only to a pending delivery whose latest claim is its token, and spends that claim.
+ACK_DELIVERIES = r"""
+local out = {}
+for i = 2, #ARGV, 5 do
+  local member, status = ARGV[i], ARGV[i + 2]
+  local key = ARGV[1] .. member
+  local f = redis.call('HMGET', key, 'status', 'token')
+  if f[1] == 'pending' and f[2] == ARGV[i + 1] then
+    redis.call('HINCRBY', key, 'token', 1)
+    redis.call('HDEL', key, 'owner', 'until')
+    if status ~= 'release' then
+      redis.call('HINCRBY', key, 'attempts', 1)
+      redis.call('HSET', key, 'status', status, 'next', ARGV[i + 3], 'error', ARGV[i + 4])
+      if status == 'pending' then redis.call('ZADD', KEYS[1], ARGV[i + 3], member)
+      else redis.call('ZREM', KEYS[1], member) end
+    end
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return out
 """
 
 # The story index. `story:{id}` is a story's record (sig, outlets, logical expiry); `storyitem:{h}`

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,9 +32,11 @@ from service.state.fingerprint import (
     pack_signature,
     story_id_for,
 )
-from service.state.protocol import Delivery, DeliveryStatus, StoryMatch
+from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch
 
 _SEP = "\x1f"
+CLAIM_SCAN_FACTOR = 4  # a claim scans at most this many times `limit` due members (others' claims)
+ACK_CHUNK = 500  # acks per script call, so that one call never holds the server for long
 _PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
 CLIENT_NAME = "newsalert"  # shown by CLIENT LIST, so an operator can tell these connections apart
 _SCRIPTS = {
@@ -42,7 +44,8 @@ _SCRIPTS = {
     "remember": redis_lua.REMEMBER_ITEMS,
     "enqueue": redis_lua.ENQUEUE,
     "update": redis_lua.UPDATE,
-    "claim": redis_lua.CLAIM_DELIVERY,
+    "claim_due": redis_lua.CLAIM_DUE,
+    "ack": redis_lua.ACK_DELIVERIES,
     "story": redis_lua.FIND_OR_ADD_STORY,
     "acquire": redis_lua.ACQUIRE_LEASE,
     "renew": redis_lua.RENEW_LEASE,
@@ -68,15 +71,15 @@ class Keys:
         return f"{self.prefix}seen:{feed}"
 
     def alert(self, alert_id: str) -> str:
-        return f"{self.prefix}alert:{alert_id}"
+        return f"{self.alert_prefix}{alert_id}"
 
     @property
     def delivery_prefix(self) -> str:
         return f"{self.prefix}delivery:"
 
     @property
-    def claim_prefix(self) -> str:
-        return f"{self.prefix}claim:"
+    def alert_prefix(self) -> str:
+        return f"{self.prefix}alert:"
 
     @property
     def due(self) -> str:
@@ -322,10 +325,34 @@ class RedisStore:
     async def outbox_depth(self) -> int:
         return int(await self._call(self.redis.zcard(self.keys.due)))
 
-    async def claim_delivery(self, alert_id: str, sink: str, owner: str, ttl: float) -> bool:
-        member = f"{alert_id}{_SEP}{sink}"
-        keys = [self.keys.delivery_prefix + member, self.keys.claim_prefix + member]
-        return bool(await self._script("claim", keys, [owner, _ms(ttl)]))
+    async def claim_due(
+        self, now: datetime, owner: str, ttl: float, limit: int = 100, *, skip_sinks: Collection[str] = ()
+    ) -> list[Delivery]:
+        if limit <= 0:
+            return []
+        args = [
+            now.timestamp(),
+            limit,
+            owner,
+            _ms(ttl),
+            self.keys.delivery_prefix,
+            self.keys.alert_prefix,
+            limit * CLAIM_SCAN_FACTOR,
+            *skip_sinks,
+        ]
+        rows = await self._script("claim_due", [self.keys.due], args)
+        return [_claimed(*row) for row in rows]
+
+    async def ack_deliveries(self, acks: Sequence[Ack]) -> list[bool]:
+        applied: list[bool] = []
+        for start in range(0, len(acks), ACK_CHUNK):
+            args: list[Any] = [self.keys.delivery_prefix]
+            for ack in acks[start : start + ACK_CHUNK]:
+                status = "release" if ack.releases else ack.status.value
+                stamp = 0.0 if ack.at is None else ack.at.timestamp()
+                args += [f"{ack.alert_id}{_SEP}{ack.sink}", ack.token, status, stamp, ack.error]
+            applied += [bool(n) for n in await self._script("ack", [self.keys.due], args)]
+        return applied
 
     async def _move(self, alert_id: str, sink: str, status: str, at: float, error: str) -> None:
         member = f"{alert_id}{_SEP}{sink}"
@@ -340,6 +367,19 @@ def _ms(seconds: float) -> int:
 def redact_url(url: str) -> str:
     """The URL with any password replaced, fit for logs and error messages."""
     return _PASSWORD.sub(r"\1***@", url)
+
+
+def _claimed(member: str, attempts: str, next_at: str, error: str, token: int, body: str) -> Delivery:
+    _, _, sink = member.partition(_SEP)
+    return Delivery(
+        alert=decode_alert(body),
+        sink=sink,
+        status=DeliveryStatus.PENDING,
+        attempts=int(attempts),
+        next_attempt=datetime.fromtimestamp(float(next_at), UTC),
+        last_error=error or None,
+        claim=int(token),
+    )
 
 
 def _delivery(member: str, fields: dict[str, str], body: str) -> Delivery:

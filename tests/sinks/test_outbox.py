@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 import structlog
 
-from service.errors import PermanentDeliveryError, RetryLater
+from service.errors import PermanentDeliveryError, RetryLater, StoreError
 from service.models import Alert
+from service.sinks import outbox as outbox_module
 from service.sinks.base import Throttled
-from service.sinks.outbox import Outbox, RetryPolicy
+from service.sinks.outbox import DeliveryStats, Outbox, RetryPolicy
 from service.state.embedded import EmbeddedStore
-from service.state.protocol import DeliveryStatus
+from service.state.protocol import DeliveryStatus, Store
+from service.state.redis_store import RedisStore
+from tests.conftest import REDIS_URL
 from tests.sinks.test_render import make_alert as render_alert
 
 
@@ -327,3 +333,140 @@ async def test_run_once_settles_without_spinning_while_a_digest_window_is_open(s
         5,
     )
     assert (stats.held, pending) == (1, 1)
+
+
+# -- claims and batched outcomes, on both stores ------------------------------------------------------
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def any_store(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_client: aioredis.Redis, redis_prefix: str
+) -> AsyncIterator[Store]:
+    backend: Store
+    if request.param == "embedded":
+        backend = EmbeddedStore(tmp_path / "state")
+    else:
+        backend = RedisStore(REDIS_URL, prefix=redis_prefix)
+    await backend.open()
+    yield backend
+    await backend.close()
+
+
+class CountingStore:
+    """A store that counts its calls, and can fail its acks (a process that dies before writing them)."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+        self.acks_fail = False
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            if name == "ack_deliveries" and self.acks_fail:
+                raise StoreError("the process died before its outcomes were written")
+            return await method(*args, **kwargs)
+
+        return counted
+
+
+def quick_outbox(store: Any, *sinks: ScriptedSink, owner: str, **options: Any) -> Outbox:
+    return Outbox(
+        store,
+        {s.name: s for s in sinks},
+        clock=lambda: datetime.now(UTC),
+        log=structlog.get_logger(),
+        owner=owner,
+        idle_pause=0,
+        **options,
+    )
+
+
+async def test_a_pass_claims_in_one_call_and_writes_its_outcomes_in_a_few(any_store: Store) -> None:
+    store = CountingStore(any_store)
+    sink, broken = ScriptedSink("s"), ScriptedSink("broken", [PermanentDeliveryError("HTTP 400")])
+    for n in range(40):
+        await any_store.enqueue_alert(make_alert(f"a{n:02}"), ["s"], datetime.now(UTC))
+    await any_store.enqueue_alert(make_alert("z"), ["broken"], datetime.now(UTC))
+    stats = await quick_outbox(store, sink, broken, owner="a").deliver_due()
+    assert (stats.delivered, stats.parked) == (40, 1)
+    assert sink.sent == [f"a{n:02}" for n in range(40)]
+    assert store.calls["claim_due"] == 1
+    assert 1 <= store.calls["ack_deliveries"] <= 4
+    assert not {"mark_delivered", "schedule_retry", "park", "due_deliveries"} & set(store.calls)
+    statuses = Counter(d.status for d in await any_store.deliveries())
+    assert statuses == {DeliveryStatus.DELIVERED: 40, DeliveryStatus.PARKED: 1}
+
+
+async def test_outcomes_are_written_within_milliseconds_while_the_pass_goes_on(any_store: Store) -> None:
+    sink = ScriptedSink("s", delay=0.1)
+    for n in range(4):
+        await any_store.enqueue_alert(make_alert(f"a{n}"), ["s"], datetime.now(UTC))
+    passing = asyncio.create_task(quick_outbox(any_store, sink, owner="a", ack_delay=0.005).deliver_due())
+    await until_true(lambda: len(sink.sent) == 1)
+    await asyncio.sleep(0.05)
+    assert not passing.done()
+    assert [d.alert.id for d in await any_store.deliveries(DeliveryStatus.DELIVERED)] == ["a0"]
+    assert (await passing).delivered == 4
+
+
+async def test_a_crash_before_the_outcome_is_written_resends_once_with_the_same_id(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "CLAIM_MARGIN_SECONDS", 0.0)
+    store = CountingStore(any_store)
+    store.acks_fail = True
+    first, second = ScriptedSink("s"), ScriptedSink("s")
+    await any_store.enqueue_alert(make_alert(), ["s"], datetime.now(UTC))
+    dying = quick_outbox(store, first, owner="a", pass_budget=0.05, send_timeout=0.05)
+    with pytest.raises(StoreError):
+        await dying.deliver_due()
+    assert await quick_outbox(any_store, second, owner="b").deliver_due() == DeliveryStats()  # claimed
+    await asyncio.sleep(0.15)  # the dead replica's claim expires
+    taker = quick_outbox(any_store, second, owner="b")
+    assert (await taker.deliver_due()).delivered == 1
+    assert (await taker.deliver_due()).delivered == 0
+    assert first.sent == second.sent == ["abc123"]
+    # Should the first replica come back and write its outcome, the newer claim stands.
+    store.acks_fail = False
+    with structlog.testing.capture_logs() as logs:
+        await dying.close()
+    assert any(e["event"] == "delivery_outcome_refused" for e in logs)
+    [delivery] = await any_store.deliveries()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+
+
+async def test_outcomes_a_failed_write_kept_are_written_on_close(any_store: Store) -> None:
+    store = CountingStore(any_store)
+    store.acks_fail = True
+    sink = ScriptedSink("s")
+    await any_store.enqueue_alert(make_alert(), ["s"], datetime.now(UTC))
+    box = quick_outbox(store, sink, owner="a")
+    with pytest.raises(StoreError):
+        await box.deliver_due()
+    store.acks_fail = False
+    await box.close()
+    assert [d.status for d in await any_store.deliveries()] == [DeliveryStatus.DELIVERED]
+    assert await quick_outbox(any_store, ScriptedSink("s"), owner="b").deliver_due() == DeliveryStats()
+
+
+async def test_two_replicas_passing_at_once_send_every_alert_once(any_store: Store) -> None:
+    a, b = ScriptedSink("s", delay=0.001), ScriptedSink("s", delay=0.001)
+    for n in range(60):
+        await any_store.enqueue_alert(make_alert(f"a{n:02}"), ["s"], datetime.now(UTC))
+    boxes = [quick_outbox(any_store, a, owner="a"), quick_outbox(any_store, b, owner="b")]
+    while len(a.sent) + len(b.sent) < 60:
+        await asyncio.gather(*(box.deliver_due(limit=25) for box in boxes))
+    assert sorted(a.sent + b.sent) == [f"a{n:02}" for n in range(60)]
+    assert a.sent and b.sent
+    assert await any_store.outbox_depth() == 0
+
+
+async def until_true(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.005)

@@ -14,7 +14,7 @@ from service.errors import StoreLockedError
 from service.models import Alert, FeedState, Hit, Item, Match
 from service.state.embedded import EmbeddedStore
 from service.state.fingerprint import Fingerprint, fingerprint, story_id_for
-from service.state.protocol import DeliveryStatus, Store, StoryMatch
+from service.state.protocol import Ack, Delivery, DeliveryStatus, Store, StoryMatch
 from service.state.redis_store import RedisStore
 from tests.conftest import FIXTURES, REDIS_URL
 from tests.state.conftest import FIXTURES as STATE_FIXTURES
@@ -283,22 +283,123 @@ def clock() -> datetime:
     return datetime.now(UTC)
 
 
-async def test_a_pending_delivery_is_claimed_by_one_owner_and_never_once_delivered(store: Store) -> None:
-    await store.enqueue_alert(make_alert(), ["s1"], NOW)
-    assert await store.claim_delivery("a1", "s1", "replica-a", 30)
-    assert await store.claim_delivery("a1", "s1", "replica-a", 30)  # its own retry
-    if isinstance(store, RedisStore):
-        assert not await store.claim_delivery("a1", "s1", "replica-b", 30)
-    await store.mark_delivered("a1", "s1", NOW)
-    assert not await store.claim_delivery("a1", "s1", "replica-a", 30)
-    assert not await store.claim_delivery("nope", "s1", "replica-a", 30)
+def ack(delivery: Delivery, status: DeliveryStatus, at: datetime | None = NOW, error: str = "") -> Ack:
+    return Ack(delivery.alert.id, delivery.sink, delivery.claim, status, at, error)
 
 
-async def test_a_crashed_replicas_claim_expires_and_the_delivery_is_taken_over(store: Store) -> None:
+async def test_due_deliveries_are_claimed_in_one_call_by_one_owner_at_a_time(store: Store) -> None:
+    await store.enqueue_alert(make_alert("a1"), ["s1", "s2"], NOW)
+    await store.enqueue_alert(make_alert("a2"), ["s1"], NOW + timedelta(seconds=1))
+    await store.enqueue_alert(make_alert("later"), ["s1"], NOW + timedelta(minutes=5))
+    claimed = await store.claim_due(NOW + timedelta(seconds=1), "replica-a", 30)
+    assert [(d.alert.id, d.sink) for d in sorted(claimed, key=lambda d: d.alert.id)] == [
+        ("a1", "s1"),
+        ("a1", "s2"),
+        ("a2", "s1"),
+    ]
+    assert claimed[-1].alert == make_alert("a2")  # most overdue first
+    assert all(d.claim > 0 and d.status is DeliveryStatus.PENDING for d in claimed)
+    assert await store.claim_due(NOW + timedelta(seconds=1), "replica-b", 30) == []
+    again = await store.claim_due(NOW + timedelta(seconds=1), "replica-a", 30)  # its own, claimed anew
+    assert {d.alert.id for d in again} == {"a1", "a2"}
+    assert all(new.claim > old.claim for old, new in zip(claimed, again, strict=True))
+
+
+async def test_a_claim_skips_the_sinks_asked_and_stops_at_the_limit(store: Store) -> None:
+    for n in range(5):
+        await store.enqueue_alert(make_alert(f"a{n}"), ["s1", "s2"], NOW + timedelta(seconds=n))
+    s2 = await store.claim_due(NOW + timedelta(minutes=1), "replica-a", 30, skip_sinks=["s1"])
+    assert [(d.alert.id, d.sink) for d in s2] == [(f"a{n}", "s2") for n in range(5)]
+    # Deliveries another owner holds are passed over, and the limit still fills from what follows.
+    first = await store.claim_due(NOW + timedelta(minutes=1), "replica-b", 30, 2)
+    assert [(d.alert.id, d.sink) for d in first] == [("a0", "s1"), ("a1", "s1")]
+    assert await store.claim_due(NOW + timedelta(minutes=1), "replica-a", 30, 0) == []
+
+
+async def test_acks_move_claimed_deliveries_in_one_call(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1", "s2", "s3", "s4"], NOW)
+    by_sink = {d.sink: d for d in await store.claim_due(NOW, "replica-a", 30)}
+    acks = [
+        ack(by_sink["s1"], DeliveryStatus.DELIVERED),
+        ack(by_sink["s2"], DeliveryStatus.PARKED, error="HTTP 400: bad"),
+        ack(by_sink["s3"], DeliveryStatus.PENDING, NOW + timedelta(minutes=5), "HTTP 503"),
+        ack(by_sink["s4"], DeliveryStatus.PENDING, None),  # not reached: given back
+    ]
+    assert await store.ack_deliveries(acks) == [True] * 4
+    assert await store.ack_deliveries(acks) == [False] * 4  # an applied ack spends its claim
+    found = {d.sink: (d.status, d.attempts, d.last_error) for d in await store.deliveries()}
+    assert found == {
+        "s1": (DeliveryStatus.DELIVERED, 1, None),
+        "s2": (DeliveryStatus.PARKED, 1, "HTTP 400: bad"),
+        "s3": (DeliveryStatus.PENDING, 1, "HTTP 503"),
+        "s4": (DeliveryStatus.PENDING, 0, None),
+    }
+    # The given-back claim is free for another owner at once; the retry is due five minutes later.
+    assert [d.sink for d in await store.claim_due(NOW, "replica-b", 30)] == ["s4"]
+    later = await store.claim_due(NOW + timedelta(minutes=5), "replica-c", 30)
+    assert [(d.sink, d.attempts, d.last_error) for d in later] == [("s3", 1, "HTTP 503")]
+    assert await store.outbox_depth() == 2
+    assert await store.ack_deliveries([]) == []
+
+
+async def test_a_crashed_replicas_claims_expire_and_are_taken_over(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1"], NOW)
-    assert await store.claim_delivery("a1", "s1", "replica-a", 0.2)
+    assert len(await store.claim_due(NOW, "replica-a", 0.2)) == 1
+    assert await store.claim_due(NOW, "replica-b", 30) == []
     await asyncio.sleep(0.3)
-    assert await store.claim_delivery("a1", "s1", "replica-b", 30)
+    [taken] = await store.claim_due(NOW, "replica-b", 30)
+    assert taken.alert.id == "a1"
+
+
+async def test_an_ack_from_a_replica_whose_claim_was_taken_over_changes_nothing(store: Store) -> None:
+    await store.enqueue_alert(make_alert("a1"), ["s1"], NOW)
+    await store.enqueue_alert(make_alert("a2"), ["s1"], NOW)
+    stale = await store.claim_due(NOW, "replica-a", 0.1)
+    await asyncio.sleep(0.2)
+    current = await store.claim_due(NOW, "replica-b", 30)
+    assert [d.alert.id for d in current] == ["a1", "a2"]
+    # replica-a wakes up: its batch (a delivery and a retry) is refused, and b's claims still hold...
+    refused = [
+        ack(stale[0], DeliveryStatus.DELIVERED),
+        ack(stale[1], DeliveryStatus.PENDING, NOW + timedelta(hours=1), "late timeout"),
+    ]
+    assert await store.ack_deliveries(refused) == [False, False]
+    assert {d.status for d in await store.deliveries()} == {DeliveryStatus.PENDING}
+    assert await store.claim_due(NOW, "replica-c", 30) == []
+    # ...so b's own outcomes are the ones written.
+    assert await store.ack_deliveries([ack(d, DeliveryStatus.DELIVERED) for d in current]) == [True, True]
+    assert {d.status for d in await store.deliveries()} == {DeliveryStatus.DELIVERED}
+
+
+async def test_a_crash_before_a_buffered_ack_costs_at_most_one_resend_with_the_same_id(
+    store: Store,
+) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    [sent] = await store.claim_due(NOW, "replica-a", 0.1)  # sent, then the process died
+    await asyncio.sleep(0.2)
+    [resent] = await store.claim_due(NOW, "replica-b", 0.1)
+    assert resent.alert == sent.alert
+    assert await store.ack_deliveries([ack(resent, DeliveryStatus.DELIVERED)]) == [True]
+    await asyncio.sleep(0.2)
+    assert await store.claim_due(NOW + timedelta(hours=1), "replica-c", 30) == []
+    assert await store.ack_deliveries([ack(sent, DeliveryStatus.DELIVERED)]) == [False]
+    [delivery] = await store.deliveries()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+
+
+async def test_an_expired_claim_nobody_took_over_is_still_acknowledged(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    [slow] = await store.claim_due(NOW, "replica-a", 0.1)
+    await asyncio.sleep(0.2)
+    assert await store.ack_deliveries([ack(slow, DeliveryStatus.DELIVERED)]) == [True]
+    assert await store.claim_due(NOW, "replica-b", 30) == []
+
+
+async def test_a_claim_never_returns_a_delivered_or_parked_delivery(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
+    await store.mark_delivered("a1", "s1", NOW)
+    await store.park("a1", "s2", "gone", NOW)
+    assert await store.claim_due(NOW + timedelta(hours=1), "replica-a", 30) == []
 
 
 async def test_the_outbox_depth_counts_pending_deliveries(store: Store) -> None:
