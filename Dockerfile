@@ -1,7 +1,11 @@
 # newsalert worker image: slim, non-root, config at /etc/newsalert/config.toml, state on a volume.
 FROM python:3.11-slim AS build
+# A C compiler for the matching engine, which setup.py compiles with mypyc; the final image needs none.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY service ./service
 RUN pip install --no-cache-dir --prefix=/install .
 

@@ -9,8 +9,17 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-install: $(PY)
+# The matching engine is compiled with mypyc (setup.py) into extension modules next to its sources,
+# which Python prefers to the .py files: an edit there reinstalls, so a stale build never shadows it.
+ENGINE := $(wildcard service/match/*.py service/text/*.py)
+STAMP := $(VENV)/.newsalert-installed
+
+$(STAMP): $(PY) pyproject.toml setup.py $(ENGINE)
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@$(PY) -c "import service.match as m; print('newsalert: matching engine', m.engine_build())"
+	@touch $@
+
+install: $(STAMP)
 
 demo: install
 	$(VENV)/bin/newsalert run --once --config $(CONFIG)
@@ -19,8 +28,8 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check service tests benchmarks
-	$(VENV)/bin/ruff format --check service tests benchmarks
+	$(VENV)/bin/ruff check service tests benchmarks setup.py
+	$(VENV)/bin/ruff format --check service tests benchmarks setup.py
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -32,4 +41,5 @@ bench: install
 	$(PY) benchmarks/bench_poll.py
 
 clean:
-	rm -rf $(VENV) newsalert-state .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) newsalert-state .pytest_cache .mypy_cache .ruff_cache build
+	find . -path ./.ci -prune -o -name '*.so' -print -exec rm -f {} +

@@ -7,12 +7,20 @@ from service.match.compile import compile_matcher
 from service.match.explain import describe_match
 from service.match.matcher import Matcher
 from service.match.query import Query, parse_query, query_references, to_text
+from service.match.scan import __file__ as _scan_file
+
+
+def engine_build() -> str:
+    """ "compiled" when the engine runs as the extension modules setup.py builds, else "python"."""
+    return "python" if (_scan_file or "").endswith(".py") else "compiled"
+
 
 __all__ = [
     "Matcher",
     "Query",
     "compile_matcher",
     "describe_match",
+    "engine_build",
     "parse_query",
     "query_references",
     "to_text",
