@@ -42,4 +42,5 @@ bench: install
 
 clean:
 	rm -rf $(VENV) newsalert-state .pytest_cache .mypy_cache .ruff_cache build
-	find . -path ./.ci -prune -o -name '*.so' -print -exec rm -f {} +
+	rm -f *__mypyc*.so
+	find service -name '*.so' -delete
