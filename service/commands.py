@@ -298,7 +298,8 @@ async def show_outbox(config: Config, *, include_delivered: bool) -> int:
         if d.status is DeliveryStatus.DELIVERED and not include_delivered:
             continue
         note = f"  ({d.last_error})" if d.last_error else ""
-        print(f"{d.status.value:9} {d.alert.id}  {d.sink}  attempts {d.attempts}  {d.alert.item.title}{note}")
+        sink = f"{d.sink} (edit)" if d.edit else d.sink
+        print(f"{d.status.value:9} {d.alert.id}  {sink}  attempts {d.attempts}  {d.alert.item.title}{note}")
     return 0
 
 

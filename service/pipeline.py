@@ -199,7 +199,7 @@ class Pipeline:
         return out
 
     async def _enqueue(self, matched: list[Matched], now: datetime, log: Any) -> int:
-        """One alert per (watchlist, story): a copy of a story already alerted adds nothing new."""
+        """One alert per (watchlist, story): a later copy of a story only adds its outlet to that alert."""
         routes, count = self._routes(), 0
         for entry in matched:
             item = entry.item
@@ -221,6 +221,9 @@ class Pipeline:
                         sinks=list(sinks),
                     )
                 elif not story.is_new:
+                    # The alert went out (or will) with the first copy; name this outlet in it, and
+                    # have the messages already sent edited where the sink can.
+                    edits = await self._store.note_outlets(alert.id, sinks, story.outlets, now)
                     log.info(
                         "story_also_reported",
                         alert=alert.id,
@@ -228,6 +231,7 @@ class Pipeline:
                         item=item.id,
                         story=story.story_id,
                         outlets=list(story.outlets),
+                        edits=edits,
                     )
         return count
 

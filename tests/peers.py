@@ -79,13 +79,14 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @dataclass
 class BotApi:
-    """A Telegram Bot API fake following the documented sendMessage answers.
+    """A Telegram Bot API fake following the documented sendMessage and editMessageText answers.
 
-    `script` answers the next requests in turn (an answer dict, DROP_BEFORE or DROP_AFTER, or
+    `script` answers the next requests (of either method) in turn (an answer dict, DROP_BEFORE or DROP_AFTER, or
     ("raw", status, text) for a non-JSON body such as a proxy's HTML error page); `chats` answers every
     request to one chat id the same way (a blocked chat). `messages` holds every request body,
     `accepted` those the fake took (answered ok, or DROP_AFTER), `stamps` each accepted message's time
-    by `clock`, which tests replace with their fake clock to measure pacing.
+    by `clock`, which tests replace with their fake clock to measure pacing. `edits` holds every
+    editMessageText request body; `shown` each message's current text by (chat id, message id).
     """
 
     token: str = "123456:TEST-token-never-logged"
@@ -96,6 +97,8 @@ class BotApi:
     stamps: list[float] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic
     url: str = ""
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    shown: dict[tuple[str, int], str] = field(default_factory=dict)
 
     async def send_message(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -117,8 +120,52 @@ class BotApi:
             return _drop(request)
         if answer.get("ok"):
             result = {"message_id": len(self.accepted), "chat": {"id": body["chat_id"]}, "text": body["text"]}
+            self.shown[(str(body["chat_id"]), len(self.accepted))] = body["text"]
             return web.json_response({"ok": True, "result": result})
         return web.json_response(answer, status=answer["error_code"])
+
+    async def edit_message_text(self, request: web.Request) -> web.Response:
+        """editMessageText: the edited Message (True for an inline message, which needs no chat)."""
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        body = await request.json()
+        self.edits.append(body)
+        answer = self.chats.get(str(body.get("chat_id"))) or (
+            self.script.pop(0) if self.script else {"ok": True}
+        )
+        if answer == DROP_BEFORE:
+            return _drop(request)
+        if isinstance(answer, tuple):
+            _, status, text = answer
+            return web.Response(status=status, text=text, content_type="text/html")
+        if answer != DROP_AFTER and not answer.get("ok"):
+            return web.json_response(answer, status=answer["error_code"])
+        if "inline_message_id" in body:
+            return web.json_response({"ok": True, "result": True})
+        key = (str(body["chat_id"]), int(body["message_id"]))
+        if key not in self.shown:
+            return _bad_request("Bad Request: message to edit not found")
+        if self.shown[key] == body["text"]:
+            return _bad_request(
+                "Bad Request: message is not modified: specified new message content and reply markup "
+                "are exactly the same as a current content and reply markup of the message"
+            )
+        self.shown[key] = body["text"]
+        if answer == DROP_AFTER:
+            return _drop(request)
+        result = {
+            "message_id": key[1],
+            "chat": {"id": body["chat_id"]},
+            "text": body["text"],
+            "edit_date": int(time.time()),
+        }
+        return web.json_response({"ok": True, "result": result})
+
+
+def _bad_request(description: str) -> web.Response:
+    return web.json_response({"ok": False, "error_code": 400, "description": description}, status=400)
 
 
 @pytest.fixture
@@ -126,6 +173,7 @@ async def bot_api() -> AsyncIterator[BotApi]:
     api = BotApi()
     app = web.Application()
     app.router.add_post("/bot{token}/sendMessage", api.send_message)
+    app.router.add_post("/bot{token}/editMessageText", api.edit_message_text)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     api.url = str(server.make_url("")).rstrip("/")

@@ -10,7 +10,9 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import aiohttp
 import pytest
+import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -20,8 +22,13 @@ from service.match import compile_matcher
 from service.models import Feed, Vocabulary, WatchlistDef
 from service.pipeline import Pipeline, alertable
 from service.sinks.outbox import Outbox
+from service.sinks.telegram import TelegramBot, TelegramSink
 from service.state.embedded import EmbeddedStore
+from service.state.protocol import DeliveryStatus, Store
+from service.state.redis_store import RedisStore
 from service.worker import run_once
+from tests.conftest import REDIS_URL
+from tests.peers import BotApi
 from tests.sinks.test_outbox import ScriptedSink
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -258,3 +265,77 @@ async def test_two_different_attacks_on_the_same_airport_are_two_stories(
         [feed(feed_server, "outlet-a", backfill=math.inf), feed(feed_server, "outlet-b", backfill=math.inf)]
     )
     assert len(sent) == 2
+
+
+@pytest.mark.parametrize("backend", ["embedded", "redis"])
+async def test_a_later_copy_edits_the_telegram_message_already_sent_and_sends_no_other(
+    backend: str,
+    feed_server: FeedServer,
+    bot_api: BotApi,
+    seed_text: str,
+    tmp_path: Path,
+    redis_client: aioredis.Redis,
+    redis_prefix: str,
+) -> None:
+    store: Store = (
+        EmbeddedStore(tmp_path / "state")
+        if backend == "embedded"
+        else RedisStore(REDIS_URL, prefix=redis_prefix)
+    )
+    await store.open()
+    fetcher = Fetcher(FetchLimits(total_timeout=5), user_agent="newsalert-test")
+    await fetcher.__aenter__()
+    session = aiohttp.ClientSession()
+    log = structlog.get_logger()
+    matcher = compile_matcher(WATCHLISTS, VOCAB)
+    telegram = TelegramSink(
+        "tg", session, token=bot_api.token, chat_id="-100123", api_url=bot_api.url, bot=TelegramBot()
+    )
+    pipeline = Pipeline(
+        store=store,
+        fetcher=fetcher,
+        matcher=lambda: matcher,
+        routes=lambda: {"rockets": ("tg",)},
+        clock=lambda: datetime.now(UTC),
+        log=log,
+    )
+    outbox = Outbox(store, {"tg": telegram}, clock=lambda: datetime.now(UTC), log=log)
+    syndicated = (STATE_FIXTURES / "seed-syndicated.txt").read_text(encoding="utf-8")
+    feed_server.feeds["outlet-a"] = article_feed("a1", "قاآني يصل بغداد", seed_text)
+    feed_server.feeds["outlet-b"] = article_feed("b7", "قاآني في بغداد", syndicated)
+
+    async def poll(name: str) -> None:
+        await run_once(
+            pipeline,
+            outbox,
+            store,
+            [feed(feed_server, name, backfill=math.inf)],
+            concurrency=1,
+            clock=lambda: datetime.now(UTC),
+            settle_seconds=5,
+            log=log,
+        )
+
+    try:
+        await poll("outlet-a")
+        assert len(bot_api.accepted) == 1 and bot_api.edits == []
+        assert "Also reported by" not in bot_api.accepted[0]["text"]
+        with structlog.testing.capture_logs() as logs:
+            await poll("outlet-b")
+        assert len(bot_api.messages) == 1  # no second message
+        [edit] = bot_api.edits
+        assert (edit["chat_id"], edit["message_id"]) == ("-100123", 1)
+        assert "Also reported by: outlet-b" in edit["text"]
+        assert [e["edits"] for e in logs if e["event"] == "story_also_reported"] == [["tg"]]
+        rows = await store.deliveries()
+        assert sorted((d.edit, d.status) for d in rows) == [
+            (False, DeliveryStatus.DELIVERED),
+            (True, DeliveryStatus.DELIVERED),
+        ]
+        await poll("outlet-b")  # nothing new: neither a message nor an edit
+        assert len(bot_api.messages) == 1 and len(bot_api.edits) == 1
+    finally:
+        await outbox.close()
+        await session.close()
+        await fetcher.close()
+        await store.close()

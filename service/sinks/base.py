@@ -6,6 +6,12 @@ A sink's `send` returns when the destination accepted the alert and raises other
   attempted, so the outbox sets the sink aside for `delay` seconds without counting an attempt;
 - `PermanentDeliveryError` when this alert will never get through as it stands (it is parked).
 
+`send` may return a receipt (a short string, such as the ids of the messages it sent); the outbox keeps
+it with the delivery. A sink that can change a message it sent implements `edit(alert, receipt)`
+(`EditableSink`): when a later copy of the story names another outlet, the outbox hands it the alert
+with its new `also_reported_by` and that receipt. It raises as `send` does; a message that can no
+longer be edited is a `PermanentDeliveryError` (the edit is parked, nothing is sent instead).
+
 Optional attributes the outbox reads when present:
 - `concurrency` (int, default 1): deliveries in flight at once for this sink. 1 keeps its order.
 - `digest` (seconds or None) together with `send_batch(alerts)`: the outbox collects this sink's
@@ -42,10 +48,21 @@ class Sink(Protocol):
     name: str
     kind: str
 
-    async def send(self, alert: Alert) -> None:
-        """Deliver or raise: RetryLater for transient failures, PermanentDeliveryError otherwise."""
+    async def send(self, alert: Alert) -> str | None:
+        """Deliver or raise: RetryLater for transient failures, PermanentDeliveryError otherwise.
+
+        Returns a receipt to keep with the delivery, or None."""
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class EditableSink(Protocol):
+    """A sink that can update a message it sent (Telegram's editMessageText)."""
+
+    name: str
+
+    async def edit(self, alert: Alert, receipt: str) -> None: ...
 
 
 @runtime_checkable

@@ -21,6 +21,10 @@
 - `Throttled` (the sink's own pacing said "not yet") is not a failure: no attempt is counted, and the
   sink is set aside until the wait is over (passes claim none of its deliveries meanwhile), its queue
   untouched and still in order.
+- Edits: a delivery marked `edit` (a later copy of the story named another outlet after the alert went
+  out) is handed to the sink's `edit` with the receipt its send returned, in the sink's queue like any
+  delivery, with the same retries, pacing and parking; a sink that cannot edit parks it. A send's
+  receipt is written with its outcome.
 - Digest (a sink with `digest` seconds and `send_batch`): a new delivery is held (rescheduled, with the
   reason "held for the digest") until the window of the oldest held one closes; then every due delivery
   of that sink goes out in one `send_batch` call (at most `digest_max` per call) and they are marked
@@ -41,7 +45,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from service.errors import PermanentDeliveryError, RetryLater, StoreError
-from service.sinks.base import MAX_RETRY_AFTER, BatchSink, Sink, Throttled, concurrency_of, digest_of
+from service.sinks.base import (
+    MAX_RETRY_AFTER,
+    BatchSink,
+    EditableSink,
+    Sink,
+    Throttled,
+    concurrency_of,
+    digest_of,
+)
 from service.state.protocol import Ack, Delivery, DeliveryStatus, Store
 from service.telemetry import NullTelemetry, Telemetry
 
@@ -198,7 +210,7 @@ class Outbox:
         # A claim lasts past the longest pass: a sink's budget, then one more attempt's timeout.
         self._claim_ttl = pass_budget + send_timeout + CLAIM_MARGIN_SECONDS
         self._acks = _AckBuffer(store, log, ack_batch, ack_delay)
-        self._settled: set[tuple[str, str, int]] = set()
+        self._settled: set[tuple[str, str, bool, int]] = set()
 
     def paused_until(self, sink: str) -> datetime | None:
         """When a sink set aside by its pacing may send again (None: it is not set aside)."""
@@ -222,12 +234,19 @@ class Outbox:
             await asyncio.gather(*(self._drain(sink, queue, stats) for sink, queue in queues.items()))
         finally:
             for delivery in due:
-                key = (delivery.alert.id, delivery.sink, delivery.claim)
+                key = _settle_key(delivery)
                 if key in self._settled:
                     self._settled.discard(key)
                 else:  # not reached: give the claim back for the next pass (or replica)
                     self._acks.add(
-                        Ack(delivery.alert.id, delivery.sink, delivery.claim, DeliveryStatus.PENDING, None)
+                        Ack(
+                            delivery.alert.id,
+                            delivery.sink,
+                            delivery.claim,
+                            DeliveryStatus.PENDING,
+                            None,
+                            edit=delivery.edit,
+                        )
                     )
             await self._acks.flush()
         busy = {*queues, *paused}
@@ -253,6 +272,9 @@ class Outbox:
         deadline = asyncio.get_running_loop().time() + self._pass_budget
         window = digest_of(sink)
         if window is not None and isinstance(sink, BatchSink):
+            for delivery in (d for d in queue if d.edit):
+                self._park(delivery, "a digest sink cannot edit a message it sent", stats)
+            queue = [d for d in queue if not d.edit]
             await self._drain_digest(sink, window, queue, deadline, stats)
             return
         pending = iter(queue)
@@ -282,8 +304,14 @@ class Outbox:
         alert, attempt = delivery.alert, delivery.attempts + 1
         log = self._log.bind(alert=alert.id, watchlist=alert.watchlist, sink=sink.name, attempt=attempt)
         started = self._clock()
+        receipt: str | None = None
         try:
-            await asyncio.wait_for(sink.send(alert), self._send_timeout)
+            if not delivery.edit:
+                receipt = await asyncio.wait_for(sink.send(alert), self._send_timeout)
+            elif isinstance(sink, EditableSink) and delivery.receipt:
+                await asyncio.wait_for(sink.edit(alert, delivery.receipt), self._send_timeout)
+            else:
+                raise PermanentDeliveryError("this sink cannot edit a message it sent")
         except Throttled as exc:
             self._pause(sink.name, exc.delay, stats, log)
             return False
@@ -297,7 +325,9 @@ class Outbox:
             log.exception("sink_failed_unexpectedly")
             self._retry([delivery], exc, stats, log)
             return False
-        self._delivered([delivery], sink.name, started, stats, log)
+        self._delivered(
+            [delivery], sink.name, started, stats, log, receipt if isinstance(receipt, str) else None
+        )
         return True
 
     # -- digests ----------------------------------------------------------------------------------
@@ -356,23 +386,39 @@ class Outbox:
 
     # -- outcomes: each joins the batch of outcomes waiting to be written --------------------------
 
-    def _ack(self, delivery: Delivery, status: DeliveryStatus, at: datetime, error: str = "") -> None:
-        self._settled.add((delivery.alert.id, delivery.sink, delivery.claim))
-        self._acks.add(Ack(delivery.alert.id, delivery.sink, delivery.claim, status, at, error))
+    def _ack(
+        self,
+        delivery: Delivery,
+        status: DeliveryStatus,
+        at: datetime,
+        error: str = "",
+        receipt: str | None = None,
+    ) -> None:
+        self._settled.add(_settle_key(delivery))
+        self._acks.add(
+            Ack(delivery.alert.id, delivery.sink, delivery.claim, status, at, error, receipt, delivery.edit)
+        )
 
     def _delivered(
-        self, batch: Sequence[Delivery], sink: str, started: datetime, stats: DeliveryStats, log: Any
+        self,
+        batch: Sequence[Delivery],
+        sink: str,
+        started: datetime,
+        stats: DeliveryStats,
+        log: Any,
+        receipt: str | None = None,
     ) -> None:
         now = self._clock()
         for delivery in batch:
-            self._ack(delivery, DeliveryStatus.DELIVERED, now)
+            self._ack(delivery, DeliveryStatus.DELIVERED, now, receipt=receipt)
         stats.count(sink, "delivered", len(batch))
         elapsed = (now - started).total_seconds()
         for _ in batch:
             self._telemetry.delivery_finished(sink, "delivered", elapsed)
-        log.info(
-            "alert_delivered" if len(batch) == 1 else "digest_delivered", duration_ms=int(elapsed * 1000)
+        event = (
+            "digest_delivered" if len(batch) > 1 else "alert_edited" if batch[0].edit else "alert_delivered"
         )
+        log.info(event, duration_ms=int(elapsed * 1000))
 
     def _retry(
         self, batch: Sequence[Delivery], exc: Exception, stats: DeliveryStats, log: Any, *, held: bool = False
@@ -408,10 +454,17 @@ class Outbox:
         self._ack(delivery, DeliveryStatus.PARKED, self._clock(), reason)
         stats.count(delivery.sink, "parked")
         self._telemetry.delivery_finished(delivery.sink, "parked", None)
-        self._log.error(
-            "alert_parked",
+        # An alert that never arrived is an error; an edit that cannot be made (a message past
+        # Telegram's 48 hours) leaves the alert as it was sent, which is worth a warning.
+        report = self._log.warning if delivery.edit else self._log.error
+        report(
+            "alert_edit_parked" if delivery.edit else "alert_parked",
             alert=delivery.alert.id,
             watchlist=delivery.alert.watchlist,
             sink=delivery.sink,
             error=reason,
         )
+
+
+def _settle_key(delivery: Delivery) -> tuple[str, str, bool, int]:
+    return (delivery.alert.id, delivery.sink, delivery.edit, delivery.claim)

@@ -16,6 +16,7 @@ DISCORD_CONTENT_LIMIT = 2000
 DISCORD_DESCRIPTION_LIMIT = 4096
 SUMMARY_CHARS = 600
 SUBJECT_CHARS = 200
+TELEGRAM_OUTLETS = 10  # outlets named at most in a Telegram message, so an edit still fits
 # Unicode first-strong isolates keep an Arabic title from reordering the Latin labels around it.
 FSI, PDI = "\u2068", "\u2069"
 
@@ -41,6 +42,13 @@ def clip(text: str, limit: int) -> str:
     if text[limit - 1] != " " and space > limit * 0.5:
         cut = cut[:space]
     return cut.rstrip() + "…"
+
+
+def outlets_line(outlets: Sequence[str], most: int) -> str:
+    """The outlets as a list, the first `most` named and the rest counted."""
+    named = ", ".join(outlets[:most])
+    rest = len(outlets) - most
+    return f"{named} and {rest} more" if rest > 0 else named
 
 
 def isolate(text: str) -> str:
@@ -108,7 +116,7 @@ def render_telegram(alert: Alert, *, limit: int = TELEGRAM_LIMIT) -> str:
         head.append(f"Entities: {esc(', '.join(isolate(e) for e in alert.match.entities))}")
     tail = [f"<i>{esc(item.feed)}</i>"]
     if alert.also_reported_by:
-        tail.append(f"Also reported by: {esc(', '.join(alert.also_reported_by))}")
+        tail.append(f"Also reported by: {esc(outlets_line(alert.also_reported_by, TELEGRAM_OUTLETS))}")
     text = "\n".join(head + tail)
     room = limit - len(text) - 2
     if item.summary and room > 40:

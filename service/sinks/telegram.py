@@ -1,4 +1,4 @@
-"""Telegram through the Bot API's sendMessage.
+"""Telegram through the Bot API's sendMessage (and editMessageText for a story's later outlets).
 
 - Pacing: every sink sending through one bot token shares one `TelegramBot` in the process, and so one
   `Pacer` (about 30 messages a second per bot, about 1 a second per chat with a short burst, at most 20
@@ -22,13 +22,18 @@
 - A timeout or a connection dropped after the request went out may still have delivered the message;
   it is logged `delivery_ambiguous` and retried, which can show it twice (the Bot API has no
   idempotency key).
+- `send` returns a receipt (JSON: the chat and message id of each part). `edit` re-renders the alert
+  (with its new "Also reported by") and edits each message of the receipt with editMessageText; edits
+  are idempotent, so a retry simply repeats them. "message is not modified" counts as done. A message
+  the bot can no longer edit (deleted, or older than 48 hours), or an alert that would now take a
+  different number of messages, parks the edit: nothing new is ever sent for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import aiohttp
 import structlog
@@ -60,6 +65,7 @@ _UNREACHABLE = (
     "topic_deleted",
 )
 _CONFIG_MISTAKES = ("chat not found", "message thread not found", "topic_deleted")
+_NOT_MODIFIED = "message is not modified"
 TOKEN_REFUSED_PAUSE = 300.0
 DEFAULT_RETRY_AFTER = 5.0
 
@@ -125,7 +131,7 @@ class TelegramSink:
         self._session = session
         self._token = token
         self._configured_chat = str(chat_id)
-        self._endpoint = f"{api_url.rstrip('/')}/bot{token}/sendMessage"
+        self._api = f"{api_url.rstrip('/')}/bot{token}"
         self._bot = bot or shared_bot(token, api_url)
         self.chat_id: str | int = self._bot.moved.get(self._configured_chat, chat_id)
         self._thread = message_thread_id
@@ -136,7 +142,8 @@ class TelegramSink:
         self._template = compile_template(
             template, html=True, name=f"sinks.{name}.template", check=telegram_markup_problem
         )
-        self._progress: Memo[str, int] = Memo()
+        # Per alert, the (chat, message id) of each part sent so far (None when the API gave no id).
+        self._progress: Memo[str, tuple[tuple[int | str, int] | None, ...]] = Memo()
 
     def payload(self, text: str, *, html: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"chat_id": self.chat_id, "text": text, "link_preview_options": self._preview}
@@ -156,42 +163,92 @@ class TelegramSink:
             raise PermanentDeliveryError("the template rendered an empty message")
         return parts
 
-    async def send(self, alert: Alert) -> None:
-        reason = self._bot.unreachable(self._destination())
-        if reason is not None:
-            raise PermanentDeliveryError(f"not attempted: this chat refused us recently ({reason})")
+    async def send(self, alert: Alert) -> str | None:
+        """Send the alert; the receipt names every message it took (None if the API gave no ids)."""
+        self._check_reachable()
         parts = self.render_parts(alert)
-        done = self._progress.get(alert.id) or 0
-        for index in range(min(done, len(parts)), len(parts)):
-            await self._send_part(alert, parts[index], index, len(parts))
-            self._progress.put(alert.id, index + 1)
+        sent = self._progress.get(alert.id) or ()
+        for index in range(min(len(sent), len(parts)), len(parts)):
+            sent = (*sent, await self._send_part(alert, parts[index], index, len(parts)))
+            self._progress.put(alert.id, sent)
         self._progress.drop(alert.id)
+        messages = [m for m in sent if m is not None]
+        if len(messages) != len(sent):
+            return None
+        return json.dumps({"messages": [list(m) for m in messages]}, separators=(",", ":"))
 
-    async def _send_part(self, alert: Alert, part: str, index: int, total: int) -> None:
-        try:
-            await self._send(alert, self.payload(part, html=True))
-        except _HtmlRefused as exc:
-            # Our escaping should make this impossible; if the API still refuses, plain text gets through.
-            self._log.warning(
-                "telegram_html_refused", sink=self.name, alert=alert.id, part=index, error=str(exc)
+    async def edit(self, alert: Alert, receipt: str) -> None:
+        """Edit the messages a send left (its receipt) to show the alert as it stands now."""
+        self._check_reachable()
+        messages = _read_receipt(receipt)
+        parts = self.render_parts(alert)
+        if len(parts) != len(messages):
+            raise PermanentDeliveryError(
+                f"not edited: the alert now takes {len(parts)} messages where {len(messages)} were sent"
             )
-            await self._send(alert, self.payload(to_plain(part, limit=self._limit), html=False))
-        if total > 1:
-            self._log.debug("telegram_part_sent", sink=self.name, alert=alert.id, part=index + 1, parts=total)
+        for (chat, message_id), part in zip(messages, parts, strict=True):
+            body = {**self._edit_payload(part, html=True), "chat_id": chat, "message_id": message_id}
+            try:
+                await self._edit(alert, body)
+            except _HtmlRefused as exc:
+                self._log.warning("telegram_html_refused", sink=self.name, alert=alert.id, error=str(exc))
+                plain = {**self._edit_payload(to_plain(part, limit=self._limit), html=False)}
+                await self._edit(alert, {**plain, "chat_id": chat, "message_id": message_id})
 
-    async def _send(self, alert: Alert, body: dict[str, Any], *, migrated: bool = False) -> None:
+    def _edit_payload(self, text: str, *, html: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"text": text, "link_preview_options": self._preview}
+        if html:
+            body["parse_mode"] = "HTML"
+        return body
+
+    async def _edit(self, alert: Alert, body: dict[str, Any]) -> None:
         chat = str(body["chat_id"])
         await self._bot.pacer.wait_turn(chat)
-        status, answer = await self._post(alert, body)
+        status, answer = await self._post(alert, "editMessageText", body)
         if answer.get("ok"):
             return
         params = answer.get("parameters")
         params = params if isinstance(params, dict) else {}
         description = self._scrub(str(answer.get("description", "")))
+        if status == 400 and _NOT_MODIFIED in description.lower():
+            return  # it already reads so (an edit repeated after a lost answer)
+        self._raise_for(status, description, params, chat)
+
+    def _check_reachable(self) -> None:
+        reason = self._bot.unreachable(self._destination())
+        if reason is not None:
+            raise PermanentDeliveryError(f"not attempted: this chat refused us recently ({reason})")
+
+    async def _send_part(
+        self, alert: Alert, part: str, index: int, total: int
+    ) -> tuple[int | str, int] | None:
+        try:
+            sent = await self._send(alert, self.payload(part, html=True))
+        except _HtmlRefused as exc:
+            # Our escaping should make this impossible; if the API still refuses, plain text gets through.
+            self._log.warning(
+                "telegram_html_refused", sink=self.name, alert=alert.id, part=index, error=str(exc)
+            )
+            sent = await self._send(alert, self.payload(to_plain(part, limit=self._limit), html=False))
+        if total > 1:
+            self._log.debug("telegram_part_sent", sink=self.name, alert=alert.id, part=index + 1, parts=total)
+        return sent
+
+    async def _send(
+        self, alert: Alert, body: dict[str, Any], *, migrated: bool = False
+    ) -> tuple[int | str, int] | None:
+        """Send one message; its (chat, message id) when the API said."""
+        chat = str(body["chat_id"])
+        await self._bot.pacer.wait_turn(chat)
+        status, answer = await self._post(alert, "sendMessage", body)
+        if answer.get("ok"):
+            return _sent_message(answer.get("result"), body["chat_id"])
+        params = answer.get("parameters")
+        params = params if isinstance(params, dict) else {}
+        description = self._scrub(str(answer.get("description", "")))
         if "migrate_to_chat_id" in params and not migrated:
             self._follow(params["migrate_to_chat_id"])
-            await self._send(alert, {**body, "chat_id": self.chat_id}, migrated=True)
-            return
+            return await self._send(alert, {**body, "chat_id": self.chat_id}, migrated=True)
         self._raise_for(status, description, params, chat)
 
     def _follow(self, new_chat: int | str) -> None:
@@ -205,7 +262,7 @@ class TelegramSink:
         self._bot.moved[self._configured_chat] = new_chat
         self.chat_id = new_chat
 
-    def _raise_for(self, status: int, description: str, params: dict[str, Any], chat: str) -> None:
+    def _raise_for(self, status: int, description: str, params: dict[str, Any], chat: str) -> NoReturn:
         text = f"Telegram {status}: {description}"
         lowered = description.lower()
         if status == 429:
@@ -231,11 +288,14 @@ class TelegramSink:
             )
         raise PermanentDeliveryError(text)
 
-    async def _post(self, alert: Alert, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def _post(self, alert: Alert, method: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         data = json.dumps(body, ensure_ascii=False).encode()
         try:
             async with self._session.post(
-                self._endpoint, data=data, headers={"content-type": "application/json"}, timeout=self._timeout
+                f"{self._api}/{method}",
+                data=data,
+                headers={"content-type": "application/json"},
+                timeout=self._timeout,
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
@@ -269,6 +329,24 @@ class TelegramSink:
 
 class _HtmlRefused(PermanentDeliveryError):
     """The Bot API could not parse our HTML."""
+
+
+def _sent_message(result: Any, chat: int | str) -> tuple[int | str, int] | None:
+    """(chat as addressed, message id) from sendMessage's result, the Message sent."""
+    if not isinstance(result, dict) or not isinstance(result.get("message_id"), int):
+        return None
+    return chat, result["message_id"]
+
+
+def _read_receipt(receipt: str) -> list[tuple[int | str, int]]:
+    try:
+        record = json.loads(receipt)
+        messages = [(chat, int(message_id)) for chat, message_id in record["messages"]]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise PermanentDeliveryError(f"not edited: unreadable receipt ({type(exc).__name__})") from None
+    if not messages:
+        raise PermanentDeliveryError("not edited: the receipt names no message")
+    return messages
 
 
 def _preview_options(disabled: bool, size: PreviewSize, above: bool) -> dict[str, Any]:

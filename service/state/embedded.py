@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,10 +29,10 @@ from service.state import embedded_stories
 from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from service.state.embedded_stories import StoryRequest
 from service.state.fingerprint import Fingerprint
-from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch
+from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch, parse_slot, slot_name
 
 T = TypeVar("T")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PURGE_EVERY = 60.0  # seconds of `now` between sweeps of expired stories
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,6 +48,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     alert TEXT NOT NULL, sink TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL, last_error TEXT, updated REAL NOT NULL, PRIMARY KEY (alert, sink)
 );
+CREATE TABLE IF NOT EXISTS receipts (
+    alert TEXT NOT NULL, sink TEXT NOT NULL, receipt TEXT NOT NULL, PRIMARY KEY (alert, sink)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt);
 CREATE TABLE IF NOT EXISTS schedule (feed TEXT PRIMARY KEY, due REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS schedule_due ON schedule (due);
@@ -60,6 +63,9 @@ _MARK_SCHEMA = (
     "INSERT INTO meta VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value "
     "WHERE CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER)"
 )
+# What a sink's send returned, by delivery: a table of its own, so that a directory stays readable by
+# the versions before it.
+_RECEIPT = "LEFT JOIN receipts r ON r.alert = d.alert AND r.sink = d.sink"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +87,8 @@ class EmbeddedStore:
         self._lock_fd: int | None = None
         self._mutex = threading.Lock()
         self._claims: dict[tuple[str, str], _Claim] = {}
+        # (alert, slot) of claimed deliveries whose alert gained outlets after the claim read it.
+        self._renote: set[tuple[str, str]] = set()
         self._last_token = 0
 
     def __repr__(self) -> str:
@@ -275,7 +283,8 @@ class EmbeddedStore:
                 if cur.rowcount == 0:
                     return False
                 db.executemany(
-                    "INSERT OR IGNORE INTO deliveries VALUES (?, ?, 'pending', 0, ?, NULL, ?)",
+                    "INSERT OR IGNORE INTO deliveries (alert, sink, status, attempts, next_attempt, updated) "
+                    "VALUES (?, ?, 'pending', 0, ?, ?)",
                     [(alert.id, sink, stamp, stamp) for sink in dict.fromkeys(sinks)],
                 )
                 return True
@@ -284,8 +293,9 @@ class EmbeddedStore:
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
         sql = (
-            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body FROM deliveries d "
-            "JOIN alerts a ON a.id = d.alert WHERE d.status='pending' AND d.next_attempt<=? "
+            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, r.receipt "
+            "FROM deliveries d "
+            f"JOIN alerts a ON a.id = d.alert {_RECEIPT} WHERE d.status='pending' AND d.next_attempt<=? "
             "ORDER BY d.next_attempt, a.created LIMIT ?"
         )
         rows = await self._run(lambda db: db.execute(sql, (now.timestamp(), limit)).fetchall())
@@ -293,8 +303,10 @@ class EmbeddedStore:
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]:
         sql = (
-            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body FROM deliveries d "
-            "JOIN alerts a ON a.id = d.alert WHERE (? IS NULL OR d.status=?) ORDER BY a.created LIMIT ?"
+            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, r.receipt "
+            "FROM deliveries d "
+            f"JOIN alerts a ON a.id = d.alert {_RECEIPT} WHERE (? IS NULL OR d.status=?) "
+            "ORDER BY a.created LIMIT ?"
         )
         value = None if status is None else status.value
         rows = await self._run(lambda db: db.execute(sql, (value, value, limit)).fetchall())
@@ -315,10 +327,10 @@ class EmbeddedStore:
     async def claim_due(
         self, now: datetime, owner: str, ttl: float, limit: int = 100, *, skip_sinks: Collection[str] = ()
     ) -> list[Delivery]:
-        skip = list(dict.fromkeys(skip_sinks))
+        skip = [slot_name(s, edit) for s in dict.fromkeys(skip_sinks) for edit in (False, True)]
         sql = (
-            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, d.alert "
-            "FROM deliveries d JOIN alerts a ON a.id = d.alert "
+            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, r.receipt, d.alert "
+            f"FROM deliveries d JOIN alerts a ON a.id = d.alert {_RECEIPT} "
             f"WHERE d.status='pending' AND d.next_attempt<=? AND d.sink NOT IN ({','.join('?' * len(skip))}) "
             "ORDER BY d.next_attempt, a.created LIMIT ?"
         )
@@ -328,13 +340,14 @@ class EmbeddedStore:
             held = sum(1 for c in self._claims.values() if c.owner != owner and c.until > clock)
             out: list[Delivery] = []
             for row in db.execute(sql, (now.timestamp(), *skip, limit + held)).fetchall():
-                key = (row[6], row[0])
+                key = (row[7], row[0])
                 current = self._claims.get(key)
                 if current is not None and current.owner != owner and current.until > clock:
                     continue
                 self._last_token += 1
                 self._claims[key] = _Claim(owner, self._last_token, clock + ttl)
-                out.append(_delivery(row[:6], claim=self._last_token))
+                self._renote.discard(key)  # this claim reads the alert as it stands now
+                out.append(_delivery(row[:7], claim=self._last_token))
                 if len(out) >= limit:
                     break
             return out
@@ -346,16 +359,92 @@ class EmbeddedStore:
             applied: list[bool] = []
             with db:
                 for ack in acks:
-                    key = (ack.alert_id, ack.sink)
+                    key = (ack.alert_id, ack.slot)
                     current = self._claims.get(key)
                     if current is None or current.token != ack.token:
                         applied.append(False)
                         continue
                     del self._claims[key]  # spent, whether or not the row still moves
-                    applied.append(ack.releases or _apply_ack(db, ack))
+                    if ack.releases:
+                        applied.append(True)
+                        continue
+                    moved = _apply_ack(db, ack)
+                    applied.append(moved)
+                    stale = key in self._renote
+                    self._renote.discard(key)
+                    if stale and moved and ack.status is DeliveryStatus.DELIVERED:
+                        # The alert gained outlets while this went out: what was sent lacks them.
+                        at = (ack.at or datetime.now(UTC)).timestamp()
+                        self._ensure_edit(db, ack.alert_id, ack.sink, at)
             return applied
 
         return await self._run(write)
+
+    async def note_outlets(
+        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[str], now: datetime
+    ) -> list[str]:
+        stamp = now.timestamp()
+
+        def write(db: sqlite3.Connection) -> list[str]:
+            with db:
+                row = db.execute("SELECT body FROM alerts WHERE id=?", (alert_id,)).fetchone()
+                if row is None:
+                    return []
+                alert = decode_alert(row[0])
+                named = {alert.item.feed, *alert.also_reported_by}
+                added = tuple(o for o in dict.fromkeys(outlets) if o not in named)
+                if not added:
+                    return []
+                body = encode_alert(replace(alert, also_reported_by=(*alert.also_reported_by, *added)))
+                db.execute("UPDATE alerts SET body=? WHERE id=?", (body, alert_id))
+                edits: set[str] = set()
+                rows = db.execute(
+                    f"SELECT d.sink, d.status, r.receipt FROM deliveries d {_RECEIPT} WHERE d.alert=?",
+                    (alert_id,),
+                ).fetchall()
+                wanted = set(sinks)
+                for slot, status, receipt in rows:
+                    sink, edit = parse_slot(slot)
+                    if edit or sink not in wanted:
+                        continue
+                    if status == "pending":
+                        self._note_in_flight(alert_id, slot)
+                    elif status == "delivered" and receipt and self._ensure_edit(db, alert_id, sink, stamp):
+                        edits.add(sink)
+                return [s for s in dict.fromkeys(sinks) if s in edits]
+
+        return await self._run(write)
+
+    def _note_in_flight(self, alert_id: str, slot: str) -> None:
+        """A claimed delivery may be going out with the alert as its claim read it: if that claim ends
+        delivered, an edit follows (a later claim reads the alert anew and clears the mark)."""
+        if (alert_id, slot) in self._claims:
+            self._renote.add((alert_id, slot))
+
+    def _ensure_edit(self, db: sqlite3.Connection, alert_id: str, sink: str, stamp: float) -> bool:
+        """Make one edit of the delivered (alert, sink) due; False when there is nothing to edit."""
+        base = db.execute(
+            f"SELECT d.status, r.receipt FROM deliveries d {_RECEIPT} WHERE d.alert=? AND d.sink=?",
+            (alert_id, sink),
+        ).fetchone()
+        if base is None or base[0] != "delivered" or not base[1]:
+            return False
+        slot = slot_name(sink, True)
+        row = db.execute(
+            "SELECT status FROM deliveries WHERE alert=? AND sink=?", (alert_id, slot)
+        ).fetchone()
+        if row is None or row[0] == "delivered":
+            db.execute(
+                "INSERT OR REPLACE INTO deliveries (alert, sink, status, attempts, next_attempt, updated) "
+                "VALUES (?, ?, 'pending', 0, ?, ?)",
+                (alert_id, slot, stamp, stamp),
+            )
+            db.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?, ?)", (alert_id, slot, base[1]))
+            return True
+        if row[0] == "pending":
+            self._note_in_flight(alert_id, slot)
+            return True
+        return False  # parked: the message cannot be edited
 
     async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None:
         await self._update(
@@ -401,11 +490,15 @@ def _apply_ack(db: sqlite3.Connection, ack: Ack) -> bool:
         sets, args = "status='parked', attempts=attempts+1, last_error=?", (ack.error, at)
     else:
         sets, args = "status='delivered', attempts=attempts+1", (at,)
-    return db.execute(f"UPDATE deliveries SET {sets}, {where}", (*args, ack.alert_id, ack.sink)).rowcount > 0
+    moved = db.execute(f"UPDATE deliveries SET {sets}, {where}", (*args, ack.alert_id, ack.slot)).rowcount > 0
+    if moved and ack.status is DeliveryStatus.DELIVERED and ack.receipt is not None:
+        db.execute("INSERT OR REPLACE INTO receipts VALUES (?, ?, ?)", (ack.alert_id, ack.slot, ack.receipt))
+    return moved
 
 
 def _delivery(row: tuple[Any, ...], claim: int = 0) -> Delivery:
-    sink, status, attempts, next_attempt, last_error, body = row
+    slot, status, attempts, next_attempt, last_error, body, receipt = row
+    sink, edit = parse_slot(slot)
     return Delivery(
         alert=decode_alert(body),
         sink=sink,
@@ -414,4 +507,6 @@ def _delivery(row: tuple[Any, ...], claim: int = 0) -> Delivery:
         next_attempt=datetime.fromtimestamp(next_attempt, UTC),
         last_error=last_error,
         claim=claim,
+        receipt=receipt,
+        edit=edit,
     )

@@ -11,6 +11,22 @@ from typing import Protocol
 from service.models import Alert, FeedState
 from service.state.fingerprint import Fingerprint
 
+# An edit of a delivered message is an outbox entry of its own, kept under the sink's name with this
+# mark (sink names never contain '#'); `Delivery.edit` and `Ack.edit` tell it apart.
+EDIT_MARK = "#edit"
+
+
+def slot_name(sink: str, edit: bool) -> str:
+    """The name a delivery is stored under: the sink's, or the sink's with the edit mark."""
+    return sink + EDIT_MARK if edit else sink
+
+
+def parse_slot(slot: str) -> tuple[str, bool]:
+    """(sink, edit) from a stored delivery name."""
+    if slot.endswith(EDIT_MARK):
+        return slot[: -len(EDIT_MARK)], True
+    return slot, False
+
 
 class DeliveryStatus(StrEnum):
     PENDING = "pending"
@@ -23,6 +39,9 @@ class Delivery:
     """One (alert, sink) pair in the outbox and where it stands.
 
     `claim` is the fencing token of the claim it was read under (`claim_due`), 0 when read without one.
+    `receipt` is what the sink's `send` returned when it delivered (a Telegram chat and message ids),
+    kept with the delivery. `edit` marks an edit of the message already sent for that alert and sink
+    (a later copy of the story named another outlet); its `receipt` is the one of the send it edits.
     """
 
     alert: Alert
@@ -32,6 +51,8 @@ class Delivery:
     next_attempt: datetime | None = None
     last_error: str | None = None
     claim: int = 0
+    receipt: str | None = None
+    edit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +62,8 @@ class Ack:
     DELIVERED and PARKED (with the reason in `error`) are final; PENDING with `at` is a retry due then
     (with the error that caused it); PENDING with `at` None gives the claim back untouched (a delivery
     the pass did not reach), costing no attempt. `at` is also when DELIVERED and PARKED happened.
+    A DELIVERED ack may carry the sink's `receipt`, stored with the delivery; `edit` addresses the
+    delivery's edit entry rather than its send.
     """
 
     alert_id: str
@@ -49,6 +72,12 @@ class Ack:
     status: DeliveryStatus
     at: datetime | None
     error: str = ""
+    receipt: str | None = None
+    edit: bool = False
+
+    @property
+    def slot(self) -> str:
+        return slot_name(self.sink, self.edit)
 
     @property
     def releases(self) -> bool:
@@ -95,6 +124,21 @@ class Store(Protocol):
         repeated after a crash or a retry therefore adds nothing.
         """
 
+    async def note_outlets(
+        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[str], now: datetime
+    ) -> list[str]:
+        """Record that a story already alerted was also reported by `outlets`; the sinks whose message
+        is to be edited.
+
+        The alert's `also_reported_by` becomes its outlets so far plus those of `outlets` not yet named
+        (never its own feed), so a delivery of `sinks` still pending sends them. For each of `sinks`
+        whose delivery went out with a receipt, one edit entry is made due at `now` (an edit already
+        pending takes the new outlets; one parked stays parked). A send or an edit in flight while the
+        outlets change is followed by another edit once it is acknowledged as delivered. Nothing new
+        (no such alert, no outlet not yet named) changes nothing and returns []. Atomic: callers may
+        race.
+        """
+
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]: ...
 
     async def mark_delivered(self, alert_id: str, sink: str, now: datetime) -> None: ...
@@ -124,7 +168,9 @@ class Store(Protocol):
 
         An ack applies only while its token is still the delivery's latest claim and the delivery is
         pending: a stale claimant's ack never overrides a newer claim. An applied ack spends its claim
-        (a repeat of it is refused).
+        (a repeat of it is refused). A DELIVERED ack stores its receipt (an edit's keeps the one it
+        edited); when the alert's outlets changed while that send or edit was in flight, an edit is
+        made due (see `note_outlets`).
         """
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]: ...

@@ -67,9 +67,14 @@ return 1
 # `owner` and `until` (the claim's expiry on the server's clock, ms). Claiming never moves the due
 # zset, so an expired claim is simply due again and the next scan takes it over.
 #
+# An edit of a delivered message is a delivery of its own, its member the send's with '#edit' after
+# the sink. A delivery's `receipt` is what its sink's send returned; an edit holds a copy of it.
+# `renote` marks a claimed delivery whose alert gained outlets after the claim read it: when that
+# claim ends delivered, what went out lacks them and an edit is made due. A new claim clears it.
+#
 # KEYS: due zset; ARGV: now, limit, owner, ttl (ms), delivery key prefix, alert key prefix, members
-# scanned at most, then sinks to pass over. Returns {member, attempts, next, error, token, body} per
-# claimed delivery, in due order. Scans page by page past deliveries other owners hold.
+# scanned at most, then sinks to pass over. Returns {member, attempts, next, error, token, body,
+# receipt} per claimed delivery, in due order. Scans page by page past deliveries other owners hold.
 CLAIM_DUE = r"""
 local now, limit, owner = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local ttl, prefix, alert_prefix, most = tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
@@ -85,15 +90,18 @@ while #out < limit and offset < most do
   offset = offset + #members
   for _, member in ipairs(members) do
     local sep = string.find(member, '\31', 1, true)
-    if not skip[string.sub(member, sep + 1)] then
+    local sink = string.sub(member, sep + 1)
+    if string.sub(sink, -5) == '#edit' then sink = string.sub(sink, 1, -6) end
+    if not skip[sink] then
       local key = prefix .. member
-      local f = redis.call('HMGET', key, 'status', 'attempts', 'next', 'error', 'owner', 'until')
+      local f = redis.call('HMGET', key, 'status', 'attempts', 'next', 'error', 'owner', 'until', 'receipt')
       if f[1] == 'pending' and (not f[6] or f[5] == owner or tonumber(f[6]) <= clock) then
         local body = redis.call('GET', alert_prefix .. string.sub(member, 1, sep - 1))
         if body then
           local token = redis.call('HINCRBY', key, 'token', 1)
           redis.call('HSET', key, 'owner', owner, 'until', expiry)
-          out[#out + 1] = {member, f[2] or '0', f[3] or '0', f[4] or '', token, body}
+          redis.call('HDEL', key, 'renote')
+          out[#out + 1] = {member, f[2] or '0', f[3] or '0', f[4] or '', token, body, f[7] or ''}
           if #out >= limit then break end
         end
       end
@@ -103,23 +111,61 @@ end
 return out
 """
 
-# KEYS: due zset; ARGV: delivery key prefix, then five per ack: member, token, status ('delivered',
-# 'parked', 'pending' for a retry, 'release'), at, error. Returns 1 (applied) or 0 per ack. An ack
-# applies only to a pending delivery whose latest claim is its token, and spends that claim.
-ACK_DELIVERIES = r"""
+# Make one edit of a delivered send (its member `base`) due at `at`, with the send's receipt and
+# TTL: a new one, or the one delivered before made pending again; one pending already is marked
+# `renote` when claimed (an unclaimed one reads the alert as it stands). True when an edit is pending.
+ENSURE_EDIT = r"""
+local function ensure_edit(prefix, due, index, base, at)
+  local f = redis.call('HMGET', prefix .. base, 'status', 'receipt')
+  if f[1] ~= 'delivered' or not f[2] or f[2] == '' then return false end
+  local member = base .. '#edit'
+  local key = prefix .. member
+  local e = redis.call('HMGET', key, 'status', 'owner')
+  if not e[1] or e[1] == 'delivered' then
+    redis.call('HSET', key, 'status', 'pending', 'attempts', 0, 'next', at, 'error', '', 'receipt', f[2])
+    redis.call('HDEL', key, 'renote')
+    local ttl = redis.call('PTTL', prefix .. base)
+    if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+    redis.call('ZADD', due, at, member)
+    redis.call('ZADD', index, at, member)
+    return true
+  end
+  if e[1] == 'pending' then
+    if e[2] then redis.call('HSET', key, 'renote', 1) end
+    return true
+  end
+  return false
+end
+"""
+
+# KEYS: due zset, index zset; ARGV: delivery key prefix, then six per ack: member, token, status
+# ('delivered', 'parked', 'pending' for a retry, 'release'), at, error, receipt. Returns 1 (applied)
+# or 0 per ack. An ack applies only to a pending delivery whose latest claim is its token, and
+# spends that claim.
+ACK_DELIVERIES = (
+    ENSURE_EDIT
+    + r"""
 local out = {}
-for i = 2, #ARGV, 5 do
+for i = 2, #ARGV, 6 do
   local member, status = ARGV[i], ARGV[i + 2]
   local key = ARGV[1] .. member
-  local f = redis.call('HMGET', key, 'status', 'token')
+  local f = redis.call('HMGET', key, 'status', 'token', 'renote')
   if f[1] == 'pending' and f[2] == ARGV[i + 1] then
     redis.call('HINCRBY', key, 'token', 1)
-    redis.call('HDEL', key, 'owner', 'until')
+    redis.call('HDEL', key, 'owner', 'until', 'renote')
     if status ~= 'release' then
       redis.call('HINCRBY', key, 'attempts', 1)
       redis.call('HSET', key, 'status', status, 'next', ARGV[i + 3], 'error', ARGV[i + 4])
       if status == 'pending' then redis.call('ZADD', KEYS[1], ARGV[i + 3], member)
       else redis.call('ZREM', KEYS[1], member) end
+      if status == 'delivered' then
+        if ARGV[i + 5] ~= '' then redis.call('HSET', key, 'receipt', ARGV[i + 5]) end
+        if f[3] then  -- the alert gained outlets while this went out: what was sent lacks them
+          local base = member
+          if string.sub(base, -5) == '#edit' then base = string.sub(base, 1, -6) end
+          ensure_edit(ARGV[1], KEYS[1], KEYS[2], base, ARGV[i + 3])
+        end
+      end
     end
     out[#out + 1] = 1
   else
@@ -128,6 +174,45 @@ for i = 2, #ARGV, 5 do
 end
 return out
 """
+)
+
+# A later copy of a story named outlets: the alert body's "also" list gains those not yet named
+# (never the alert's own feed); pending sends are marked `renote` when claimed, delivered ones with
+# a receipt get an edit due (ENSURE_EDIT). The body is rewritten in place: only its "also" array
+# changes, found by its neighbours (a JSON string cannot hold the unescaped quotes of these marks).
+#
+# KEYS: alert key, due zset, index zset; ARGV: delivery key prefix, alert id, now, outlet count n,
+# n outlets, then sinks. Returns the sinks with an edit pending.
+NOTE_OUTLETS = (
+    ENSURE_EDIT
+    + r"""
+local body = redis.call('GET', KEYS[1])
+if not body then return {} end
+local record = cjson.decode(body)
+local named, also = {[record.item.feed] = true}, {}
+for _, name in ipairs(record.also) do named[name] = true; also[#also + 1] = name end
+local n, added = tonumber(ARGV[4]), false
+for i = 5, 4 + n do
+  if not named[ARGV[i]] then named[ARGV[i]] = true; also[#also + 1] = ARGV[i]; added = true end
+end
+if not added then return {} end
+local head = string.find(body, ',"also":[', 1, true)
+local tail = string.find(body, '],"item":{', head, true)
+body = string.sub(body, 1, head + 7) .. cjson.encode(also) .. string.sub(body, tail + 1)
+redis.call('SET', KEYS[1], body, 'KEEPTTL')
+local edits = {}
+for i = 5 + n, #ARGV do
+  local base = ARGV[2] .. '\31' .. ARGV[i]
+  local f = redis.call('HMGET', ARGV[1] .. base, 'status', 'owner')
+  if f[1] == 'pending' then
+    if f[2] then redis.call('HSET', ARGV[1] .. base, 'renote', 1) end
+  elseif f[1] == 'delivered' then
+    if ensure_edit(ARGV[1], KEYS[2], KEYS[3], base, ARGV[3]) then edits[#edits + 1] = ARGV[i] end
+  end
+end
+return edits
+"""
+)
 
 # The story index. `story:{id}` is a story's record (sig, outlets, logical expiry); `storyitem:{h}`
 # and `storyband:{band}` point at a story and expire with it (PX). A band points at one story: the

@@ -32,7 +32,7 @@ from service.state.fingerprint import (
     pack_signature,
     story_id_for,
 )
-from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch
+from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch, parse_slot
 
 _SEP = "\x1f"
 CLAIM_SCAN_FACTOR = 4  # a claim scans at most this many times `limit` due members (others' claims)
@@ -46,6 +46,7 @@ _SCRIPTS = {
     "update": redis_lua.UPDATE,
     "claim_due": redis_lua.CLAIM_DUE,
     "ack": redis_lua.ACK_DELIVERIES,
+    "note_outlets": redis_lua.NOTE_OUTLETS,
     "story": redis_lua.FIND_OR_ADD_STORY,
     "acquire": redis_lua.ACQUIRE_LEASE,
     "renew": redis_lua.RENEW_LEASE,
@@ -289,6 +290,21 @@ class RedisStore:
         args = [alert.id, encode_alert(alert), now.timestamp(), int(self.seen_ttl), *dict.fromkeys(sinks)]
         return bool(await self._script("enqueue", keys, args))
 
+    async def note_outlets(
+        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[str], now: datetime
+    ) -> list[str]:
+        names = list(dict.fromkeys(outlets))
+        keys = [self.keys.alert(alert_id), self.keys.due, self.keys.index]
+        args = [
+            self.keys.delivery_prefix,
+            alert_id,
+            now.timestamp(),
+            len(names),
+            *names,
+            *dict.fromkeys(sinks),
+        ]
+        return list(await self._script("note_outlets", keys, args))
+
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
         members = await self._call(self.redis.zrangebyscore(self.keys.due, "-inf", now.timestamp(), 0, limit))
         return await self._load(members)
@@ -350,8 +366,10 @@ class RedisStore:
             for ack in acks[start : start + ACK_CHUNK]:
                 status = "release" if ack.releases else ack.status.value
                 stamp = 0.0 if ack.at is None else ack.at.timestamp()
-                args += [f"{ack.alert_id}{_SEP}{ack.sink}", ack.token, status, stamp, ack.error]
-            applied += [bool(n) for n in await self._script("ack", [self.keys.due], args)]
+                member = f"{ack.alert_id}{_SEP}{ack.slot}"
+                args += [member, ack.token, status, stamp, ack.error, ack.receipt or ""]
+            keys = [self.keys.due, self.keys.index]
+            applied += [bool(n) for n in await self._script("ack", keys, args)]
         return applied
 
     async def _move(self, alert_id: str, sink: str, status: str, at: float, error: str) -> None:
@@ -369,8 +387,10 @@ def redact_url(url: str) -> str:
     return _PASSWORD.sub(r"\1***@", url)
 
 
-def _claimed(member: str, attempts: str, next_at: str, error: str, token: int, body: str) -> Delivery:
-    _, _, sink = member.partition(_SEP)
+def _claimed(
+    member: str, attempts: str, next_at: str, error: str, token: int, body: str, receipt: str
+) -> Delivery:
+    sink, edit = parse_slot(member.partition(_SEP)[2])
     return Delivery(
         alert=decode_alert(body),
         sink=sink,
@@ -379,11 +399,13 @@ def _claimed(member: str, attempts: str, next_at: str, error: str, token: int, b
         next_attempt=datetime.fromtimestamp(float(next_at), UTC),
         last_error=error or None,
         claim=int(token),
+        receipt=receipt or None,
+        edit=edit,
     )
 
 
 def _delivery(member: str, fields: dict[str, str], body: str) -> Delivery:
-    _, _, sink = member.partition(_SEP)
+    sink, edit = parse_slot(member.partition(_SEP)[2])
     return Delivery(
         alert=decode_alert(body),
         sink=sink,
@@ -391,4 +413,6 @@ def _delivery(member: str, fields: dict[str, str], body: str) -> Delivery:
         attempts=int(fields.get("attempts", 0)),
         next_attempt=datetime.fromtimestamp(float(fields.get("next", 0)), UTC),
         last_error=fields.get("error") or None,
+        receipt=fields.get("receipt") or None,
+        edit=edit,
     )

@@ -7,6 +7,7 @@ message it accepts), so minutes of Telegram time pass in milliseconds.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -23,6 +24,7 @@ from service.models import Alert
 from service.sinks.base import Throttled
 from service.sinks.outbox import Outbox, RetryPolicy
 from service.sinks.pacing import Pacer
+from service.sinks.render import render_telegram
 from service.sinks.split import visible_text
 from service.sinks.telegram import TelegramBot, TelegramSink
 from service.state.embedded import EmbeddedStore
@@ -465,3 +467,137 @@ def test_a_telegram_template_with_a_tag_telegram_refuses_fails_when_the_sink_is_
 ) -> None:
     with pytest.raises(ValueError, match=r"sinks\.t\.template: Telegram does not support the tag <div>"):
         TelegramSink("t", session, token="1:x", chat_id=1, template="<div>{{ item.title }}</div>")
+
+
+# -- edits: a later copy of the story names another outlet ------------------------------------------
+
+
+def receipt_ids(receipt: str | None) -> list[list[Any]]:
+    assert receipt is not None
+    return list(json.loads(receipt)["messages"])
+
+
+async def test_send_returns_a_receipt_naming_each_message_sent(
+    bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
+) -> None:
+    await sink(session, bot_api, bot).send(alert(0))  # message 1
+    assert receipt_ids(await sink(session, bot_api, bot).send(alert(1))) == [["-100123", 2]]
+    long = alert(2, summary="x" * 9000)
+    parts = sink(session, bot_api, bot, limit=1000, template="{{ alert.item.summary }}").render_parts(long)
+    receipt = await sink(session, bot_api, bot, limit=1000, template="{{ alert.item.summary }}").send(long)
+    assert receipt_ids(receipt) == [["-100123", 3 + i] for i in range(len(parts))]
+
+
+async def test_an_edit_rewrites_the_sent_message_with_the_new_outlets(
+    bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
+) -> None:
+    target = sink(session, bot_api, bot, disable_preview=True)
+    first = alert()
+    receipt = await target.send(first)
+    assert receipt is not None
+    await target.edit(replace(first, also_reported_by=("outlet-b",)), receipt)
+    [edit] = bot_api.edits
+    assert (edit["chat_id"], edit["message_id"], edit["parse_mode"]) == ("-100123", 1, "HTML")
+    assert edit["link_preview_options"] == {"is_disabled": True}
+    assert "Also reported by: outlet-b" in edit["text"]
+    assert "Also reported by" not in bot_api.accepted[0]["text"]
+    assert len(bot_api.messages) == 1  # nothing sent anew
+
+
+async def test_an_edit_to_a_text_already_shown_counts_as_done(
+    bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
+) -> None:
+    target = sink(session, bot_api, bot)
+    edited = alert()
+    receipt = await target.send(edited)
+    assert receipt is not None
+    await target.edit(edited, receipt)  # "message is not modified"
+    assert len(bot_api.edits) == 1 and len(bot_api.messages) == 1
+
+
+async def test_a_message_that_cannot_be_edited_parks_the_edit_and_sends_nothing(
+    tmp_path: Path, bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
+) -> None:
+    store = EmbeddedStore(tmp_path / "state")
+    await store.open()
+    clock = FakeClock()
+    box = Outbox(
+        store, {"t": sink(session, bot_api, bot)}, clock=clock, log=structlog.get_logger(), idle_pause=0
+    )
+    try:
+        await store.enqueue_alert(alert(), ["t"], clock())
+        await box.deliver_due()
+        bot_api.shown.clear()  # the message was deleted in the chat
+        assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
+        await box.deliver_due()
+        rows = {d.edit: d for d in await store.deliveries()}
+        assert rows[True].status is DeliveryStatus.PARKED
+        assert "message to edit not found" in (rows[True].last_error or "")
+        assert rows[False].status is DeliveryStatus.DELIVERED
+        assert len(bot_api.messages) == 1 and len(bot_api.edits) == 1
+    finally:
+        await store.close()
+
+
+async def test_an_edit_through_the_outbox_honours_a_flood_wait_and_counts_not_modified_as_done(
+    tmp_path: Path, bot_api: BotApi, bot: TelegramBot, fake_time: FakeTime, session: aiohttp.ClientSession
+) -> None:
+    store = EmbeddedStore(tmp_path / "state")
+    await store.open()
+    clock = FakeClock()
+    box = Outbox(
+        store, {"t": sink(session, bot_api, bot)}, clock=clock, log=structlog.get_logger(), idle_pause=0
+    )
+    try:
+        await store.enqueue_alert(alert(), ["t"], clock())
+        await box.deliver_due()
+        assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
+        bot_api.script = [FLOOD]
+        stats = await box.deliver_due()
+        assert stats.throttled == 1 and len(bot_api.edits) == 1
+        clock.now += timedelta(seconds=7)
+        fake_time.now += 7
+        await box.deliver_due()
+        assert len(bot_api.edits) == 2 and "outlet-b" in bot_api.shown[("-100123", 1)]
+        # The same edit once more (an answer lost after the edit went through): "not modified".
+        assert await store.note_outlets("alert1", ["t"], ["outlet-c"], clock()) == ["t"]
+        bot_api.shown[("-100123", 1)] = render_telegram(
+            replace(alert(), also_reported_by=("outlet-b", "outlet-c"))
+        )
+        await box.deliver_due()
+        edit = next(d for d in await store.deliveries() if d.edit)
+        assert (edit.status, edit.attempts) == (DeliveryStatus.DELIVERED, 1)
+        assert len(bot_api.messages) == 1
+    finally:
+        await store.close()
+
+
+async def test_an_edit_keeps_the_token_out_of_its_errors(
+    bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
+) -> None:
+    target = sink(session, bot_api, bot)
+    receipt = await target.send(alert())
+    assert receipt is not None
+    bot_api.script = [
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": f"Bad Request: message can't be edited {bot_api.token}",
+        }
+    ]
+    with pytest.raises(PermanentDeliveryError) as info:
+        await target.edit(alert(), receipt)
+    assert bot_api.token not in str(info.value) and "message can't be edited" in str(info.value)
+
+
+async def test_many_outlets_are_capped_so_the_edited_message_still_fits(
+    bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
+) -> None:
+    target = sink(session, bot_api, bot)
+    first = alert(summary="ملخص " * 2000)
+    receipt = await target.send(first)
+    assert receipt is not None
+    outlets = tuple(f"outlet-{n:03}-{'x' * 80}" for n in range(60))
+    await target.edit(replace(first, also_reported_by=outlets), receipt)
+    [edit] = bot_api.edits
+    assert len(edit["text"]) <= 4096 and edit["text"].endswith("and 50 more")

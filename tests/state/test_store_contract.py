@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -407,3 +409,175 @@ async def test_the_outbox_depth_counts_pending_deliveries(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
     await store.mark_delivered("a1", "s1", NOW)
     assert await store.outbox_depth() == 1
+
+
+# -- a later copy of a story: the alert's outlets, and edits of messages already sent ---------------
+
+
+def delivered(delivery: Delivery, receipt: str | None) -> Ack:
+    return Ack(
+        delivery.alert.id,
+        delivery.sink,
+        delivery.claim,
+        DeliveryStatus.DELIVERED,
+        NOW,
+        "",
+        receipt,
+        delivery.edit,
+    )
+
+
+async def send_all(store: Store, receipts: dict[str, str | None], owner: str = "replica-a") -> None:
+    """Claim every due delivery and acknowledge it delivered with the receipt given for its sink."""
+    claimed = await store.claim_due(NOW + timedelta(hours=1), owner, 30)
+    assert await store.ack_deliveries([delivered(d, receipts.get(d.sink)) for d in claimed]) == [True] * len(
+        claimed
+    )
+
+
+async def test_a_later_outlet_reaches_a_delivery_still_pending(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    assert await store.note_outlets("a1", ["s1"], ["f", "g"], NOW) == []
+    assert await store.note_outlets("a1", ["s1"], ["g", "f"], NOW) == []  # nothing new
+    [pending] = await store.claim_due(NOW, "replica-a", 30)
+    assert (pending.alert.also_reported_by, pending.edit) == (("g",), False)
+    assert pending.alert == replace(make_alert(), also_reported_by=("g",))
+    await store.ack_deliveries([delivered(pending, "r1")])
+    [only] = await store.deliveries()  # the send carried the outlet already: no edit
+    assert (only.status, only.receipt, only.edit) == (DeliveryStatus.DELIVERED, "r1", False)
+
+
+async def test_an_alert_never_lists_its_own_feed_and_an_unknown_alert_changes_nothing(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    assert await store.note_outlets("a1", ["s1"], ["f"], NOW) == []
+    assert await store.note_outlets("nope", ["s1"], ["f", "g"], NOW) == []
+    [delivery] = await store.deliveries()
+    assert delivery.alert == make_alert()
+
+
+async def test_a_delivered_message_with_a_receipt_gets_one_pending_edit_however_many_copies(
+    store: Store,
+) -> None:
+    await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
+    await send_all(store, {"s1": '{"m":1}', "s2": None})
+    assert await store.note_outlets("a1", ["s1", "s2"], ["f", "g"], NOW) == ["s1"]
+    assert await store.note_outlets("a1", ["s1", "s2"], ["f", "g", "h"], NOW) == ["s1"]
+    assert await store.note_outlets("a1", ["s1", "s2"], ["f", "h"], NOW) == []
+    rows = await store.deliveries()
+    edits = [d for d in rows if d.edit]
+    assert [(d.sink, d.status, d.receipt, d.attempts) for d in edits] == [
+        ("s1", DeliveryStatus.PENDING, '{"m":1}', 0)
+    ]
+    assert edits[0].alert.also_reported_by == ("g", "h")
+    assert {d.sink: d.receipt for d in rows if not d.edit} == {"s1": '{"m":1}', "s2": None}
+    assert await store.outbox_depth() == 1
+
+    [edit] = await store.claim_due(NOW, "replica-a", 30, skip_sinks=["s2"])
+    assert (edit.sink, edit.edit, edit.receipt, edit.alert.also_reported_by) == (
+        "s1",
+        True,
+        '{"m":1}',
+        ("g", "h"),
+    )
+    assert await store.claim_due(NOW, "replica-b", 30, skip_sinks=["s2"]) == []
+    assert await store.claim_due(NOW, "replica-a", 30, skip_sinks=["s1"]) == []  # an edit is its sink's
+    assert await store.ack_deliveries([delivered(edit, None)]) == [True]
+    assert {(d.sink, d.edit): (d.status, d.receipt) for d in await store.deliveries()} == {
+        ("s1", False): (DeliveryStatus.DELIVERED, '{"m":1}'),
+        ("s1", True): (DeliveryStatus.DELIVERED, '{"m":1}'),
+        ("s2", False): (DeliveryStatus.DELIVERED, None),
+    }
+    # Another outlet later: the same edit entry is due once more.
+    assert await store.note_outlets("a1", ["s1", "s2"], ["i"], NOW + timedelta(minutes=1)) == ["s1"]
+    [again] = await store.claim_due(NOW + timedelta(minutes=1), "replica-a", 30)
+    assert (again.edit, again.attempts, again.alert.also_reported_by) == (True, 0, ("g", "h", "i"))
+
+
+async def test_a_parked_edit_stays_parked(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    await send_all(store, {"s1": "r"})
+    assert await store.note_outlets("a1", ["s1"], ["g"], NOW) == ["s1"]
+    [edit] = await store.claim_due(NOW, "replica-a", 30)
+    parked = Ack("a1", "s1", edit.claim, DeliveryStatus.PARKED, NOW, "message can't be edited", edit=True)
+    assert await store.ack_deliveries([parked]) == [True]
+    assert await store.note_outlets("a1", ["s1"], ["h"], NOW) == []
+    assert await store.claim_due(NOW + timedelta(hours=1), "replica-a", 30) == []
+    assert [(d.edit, d.status) for d in await store.deliveries() if d.edit] == [(True, DeliveryStatus.PARKED)]
+
+
+async def test_outlets_named_while_a_send_is_in_flight_are_followed_by_an_edit(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    [sending] = await store.claim_due(NOW, "replica-a", 30)
+    assert await store.note_outlets("a1", ["s1"], ["g"], NOW) == []
+    assert await store.ack_deliveries([delivered(sending, "r")]) == [True]
+    [edit] = await store.claim_due(NOW, "replica-a", 30)
+    assert (edit.edit, edit.receipt, edit.alert.also_reported_by) == (True, "r", ("g",))
+    # An edit in flight when yet another outlet arrives is due again once it is acknowledged.
+    assert await store.note_outlets("a1", ["s1"], ["h"], NOW) == ["s1"]
+    assert await store.ack_deliveries([delivered(edit, None)]) == [True]
+    [next_edit] = await store.claim_due(NOW, "replica-a", 30)
+    assert (next_edit.edit, next_edit.alert.also_reported_by) == (True, ("g", "h"))
+
+
+async def test_a_send_claimed_after_the_outlets_changed_needs_no_edit(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1"], NOW)
+    [first] = await store.claim_due(NOW, "replica-a", 30)
+    assert await store.note_outlets("a1", ["s1"], ["g"], NOW) == []
+    assert await store.ack_deliveries([ack(first, DeliveryStatus.PENDING, None)]) == [True]  # given back
+    [sending] = await store.claim_due(NOW, "replica-a", 30)  # reads the outlets as they stand
+    assert sending.alert.also_reported_by == ("g",)
+    assert await store.ack_deliveries([delivered(sending, "r")]) == [True]
+    assert await store.claim_due(NOW + timedelta(hours=1), "replica-a", 30) == []
+
+
+async def test_concurrent_copies_of_a_story_make_one_edit_naming_every_outlet(store: Store) -> None:
+    await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
+    await send_all(store, {"s1": "r1", "s2": "r2"})
+    outlets = [["f", f"o{i}"] for i in range(12)] + [["f", "o3", "o4"]] * 4
+    answers = await asyncio.gather(*(store.note_outlets("a1", ["s1", "s2"], o, NOW) for o in outlets))
+    assert all(answer in ([], ["s1", "s2"]) for answer in answers)
+    edits = [d for d in await store.deliveries() if d.edit]
+    assert sorted((d.sink, d.status) for d in edits) == [
+        ("s1", DeliveryStatus.PENDING),
+        ("s2", DeliveryStatus.PENDING),
+    ]
+    also = edits[0].alert.also_reported_by
+    assert sorted(also) == sorted(f"o{i}" for i in range(12))
+
+
+async def test_an_embedded_directory_an_older_version_wrote_keeps_receipts(tmp_path: Path) -> None:
+    directory = tmp_path / "state"
+    directory.mkdir()
+    db = sqlite3.connect(directory / "newsalert.sqlite3")
+    db.executescript(
+        "CREATE TABLE deliveries (alert TEXT NOT NULL, sink TEXT NOT NULL, status TEXT NOT NULL,"
+        " attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL, last_error TEXT,"
+        " updated REAL NOT NULL, PRIMARY KEY (alert, sink));"
+    )
+    db.close()
+    store = EmbeddedStore(directory)
+    await store.open()
+    try:
+        await store.enqueue_alert(make_alert(), ["s1"], NOW)
+        await send_all(store, {"s1": "r"})
+        assert [d.receipt for d in await store.deliveries()] == ["r"]
+    finally:
+        await store.close()
+
+
+async def test_redis_keeps_an_edit_and_its_receipt_only_as_long_as_the_delivery(
+    redis_client: aioredis.Redis, redis_prefix: str
+) -> None:
+    store = RedisStore(REDIS_URL, seen_ttl=3600, story_ttl=STORY_TTL, prefix=redis_prefix)
+    await store.open()
+    try:
+        await store.enqueue_alert(make_alert(), ["s1"], NOW)
+        await send_all(store, {"s1": "r"})
+        assert await store.note_outlets("a1", ["s1"], ["g"], NOW) == ["s1"]
+        send_key = f"{store.keys.delivery_prefix}a1\x1fs1"
+        edit_key = send_key + "#edit"
+        assert await redis_client.hget(send_key, "receipt") == "r"
+        assert 0 < await redis_client.ttl(edit_key) <= 3600
+        assert 0 < await redis_client.ttl(store.keys.alert("a1")) <= 3600  # rewritten, TTL kept
+    finally:
+        await store.close()
