@@ -73,6 +73,13 @@ EN_OBJECTS = [
 EN_PLACES = ["Baghdad", "Erbil", "Basra", "Mosul", "Tehran", "Damascus", "Beirut", "Amman", "Kirkuk"]
 
 
+def _build() -> str:
+    """Whether the engine imported runs as mypyc extension modules or as Python sources."""
+    import service.match.scan as scan
+
+    return "python" if scan.__file__.endswith(".py") else "compiled"
+
+
 def _use_root(root: Path) -> None:
     """Import the engine (`service`) from `root`: this checkout or another one to compare with."""
     sys.path.insert(0, str(root))
@@ -414,7 +421,10 @@ def main() -> None:
         print(json.dumps(measure_feed(args.feed, args.feed_items, 2.0 if args.quick else 5.0)))
         return
     quick = ["--quick"] if args.quick else []
-    print(f"engine from {args.root}; one core; {articles} articles of ~4 KB (half Arabic, half English)\n")
+    print(
+        f"engine from {args.root} ({_build()}); one core; {articles} articles of ~4 KB"
+        " (half Arabic, half English)\n"
+    )
     if not args.feed_only:
         counts = [100, 1_000, 10_000] + ([] if args.quick else [100_000])
         scenarios = ["dense", "sparse"] if args.scenario == "both" else [args.scenario]
