@@ -46,7 +46,18 @@ main()
 def _match(build: str, *args: str) -> tuple[str, list[dict[str, object]]]:
     hidden = [str(REPO / "service")] if build == "python" else []
     done = subprocess.run(
-        [sys.executable, "-c", _RUN, build, *hidden, "match", "--config", "config.example.toml", "--json", *args],
+        [
+            sys.executable,
+            "-c",
+            _RUN,
+            build,
+            *hidden,
+            "match",
+            "--config",
+            "config.example.toml",
+            "--json",
+            *args,
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
