@@ -357,25 +357,29 @@ class EmbeddedStore:
     async def ack_deliveries(self, acks: Sequence[Ack]) -> list[bool]:
         def write(db: sqlite3.Connection) -> list[bool]:
             applied: list[bool] = []
+            spent: list[tuple[str, str]] = []
             with db:
                 for ack in acks:
                     key = (ack.alert_id, ack.slot)
                     current = self._claims.get(key)
-                    if current is None or current.token != ack.token:
+                    if current is None or current.token != ack.token or key in spent:
                         applied.append(False)
                         continue
-                    del self._claims[key]  # spent, whether or not the row still moves
+                    spent.append(key)  # whether or not the row still moves
                     if ack.releases:
                         applied.append(True)
                         continue
                     moved = _apply_ack(db, ack)
                     applied.append(moved)
-                    stale = key in self._renote
-                    self._renote.discard(key)
-                    if stale and moved and ack.status is DeliveryStatus.DELIVERED:
+                    if key in self._renote and moved and ack.status is DeliveryStatus.DELIVERED:
                         # The alert gained outlets while this went out: what was sent lacks them.
                         at = (ack.at or datetime.now(UTC)).timestamp()
                         self._ensure_edit(db, ack.alert_id, ack.sink, at)
+            # Only once the transaction committed are the claims spent: a failed write leaves them,
+            # so the same outcomes can be written again instead of being refused as stale.
+            for key in spent:
+                self._claims.pop(key, None)
+                self._renote.discard(key)
             return applied
 
         return await self._run(write)

@@ -196,10 +196,8 @@ for i = 5, 4 + n do
   if not named[ARGV[i]] then named[ARGV[i]] = true; also[#also + 1] = ARGV[i]; added = true end
 end
 if not added then return {} end
-local head = string.find(body, ',"also":[', 1, true)
-local tail = string.find(body, '],"item":{', head, true)
-body = string.sub(body, 1, head + 7) .. cjson.encode(also) .. string.sub(body, tail + 1)
-redis.call('SET', KEYS[1], body, 'KEEPTTL')
+-- The edits first, the body last: a script that fails part-way is not rolled back, and a body
+-- already naming the outlets would make the caller's retry find nothing to add (and edit nothing).
 local edits = {}
 for i = 5 + n, #ARGV do
   local base = ARGV[2] .. '\31' .. ARGV[i]
@@ -210,6 +208,10 @@ for i = 5 + n, #ARGV do
     if ensure_edit(ARGV[1], KEYS[2], KEYS[3], base, ARGV[3]) then edits[#edits + 1] = ARGV[i] end
   end
 end
+local head = string.find(body, ',"also":[', 1, true)
+local tail = string.find(body, '],"item":{', head, true)
+body = string.sub(body, 1, head + 7) .. cjson.encode(also) .. string.sub(body, tail + 1)
+redis.call('SET', KEYS[1], body, 'KEEPTTL')
 return edits
 """
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
@@ -450,6 +451,34 @@ async def test_outcomes_a_failed_write_kept_are_written_on_close(any_store: Stor
     await box.close()
     assert [d.status for d in await any_store.deliveries()] == [DeliveryStatus.DELIVERED]
     assert await quick_outbox(any_store, ScriptedSink("s"), owner="b").deliver_due() == DeliveryStats()
+
+
+async def test_an_outcome_write_the_embedded_store_rolled_back_is_written_again_not_resent(
+    store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient SQLite failure (disk full, I/O) mid-transaction leaves the claims standing."""
+    from service.state import embedded as embedded_module
+
+    real, failures = embedded_module._apply_ack, [sqlite3.OperationalError("database or disk is full")]
+
+    def failing_once(db: sqlite3.Connection, ack: Any) -> bool:
+        if failures:
+            raise failures.pop()
+        return real(db, ack)
+
+    monkeypatch.setattr(embedded_module, "_apply_ack", failing_once)
+    await store.enqueue_alert(make_alert(), ["s"], datetime.now(UTC))
+    sink = ScriptedSink("s")
+    box = quick_outbox(store, sink, owner="a")
+    with structlog.testing.capture_logs() as logs:
+        with pytest.raises(StoreError):
+            await box.deliver_due()  # sent; its outcome's write rolled back
+        await box.deliver_due()  # the kept outcome is written first, so nothing is claimed again
+        await box.deliver_due()
+    assert sink.sent == ["abc123"]
+    assert not any(e["event"] == "delivery_outcome_refused" for e in logs)
+    [delivery] = await store.deliveries()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
 
 
 async def test_two_replicas_passing_at_once_send_every_alert_once(any_store: Store) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,4 +224,37 @@ async def test_story_and_lease_keys_expire_on_their_own_in_redis(
             assert 0 < await redis_client.pttl(key) <= 600_000
         assert 0 < await redis_client.pttl(f"{redis_prefix}lease:f") <= 30_000
     finally:
+        await store.close()
+
+
+async def test_a_note_of_outlets_that_fails_part_way_leaves_the_alert_to_be_noted_again() -> None:
+    """Redis does not roll back a script that errors part-way: the body is rewritten last, so a retry
+    still finds the outlet new and makes the edit."""
+    from service.state.protocol import Ack, DeliveryStatus
+    from tests.state.test_store_contract import make_alert
+
+    prefix = f"t-note-{uuid.uuid4().hex[:8]}:"
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    await store.open()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await store.enqueue_alert(make_alert("a1"), ["tg"], NOW)
+        [sent] = await store.claim_due(NOW, "o", 60)
+        receipt = '{"chat": 1, "messages": [7]}'
+        ack = Ack("a1", "tg", sent.claim, DeliveryStatus.DELIVERED, NOW, "", receipt)
+        assert await store.ack_deliveries([ack]) == [True]
+        broken = store.keys.delivery_prefix + "a1\x1fbroken"
+        await client.set(broken, "not a delivery")  # the script fails on it, after "tg" was seen
+        with pytest.raises(StoreError):
+            await store.note_outlets("a1", ["broken", "tg"], ["outlet-b"], NOW)
+        await client.delete(broken)
+        assert await store.note_outlets("a1", ["tg"], ["outlet-b"], NOW) == ["tg"]  # the retry
+        [edit] = await store.claim_due(NOW, "o", 60)
+        assert edit.edit and edit.receipt == receipt
+        assert edit.alert.also_reported_by == ("outlet-b",)
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
         await store.close()
