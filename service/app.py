@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import secrets
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,11 +51,6 @@ class FileStamp:
         except OSError:
             return None
         return cls(stat.st_size, stat.st_mtime, digest)
-
-
-def replica_id() -> str:
-    """Who holds a lease: host, process and a random part (a restarted process is a new owner)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def _warm_up() -> None:
@@ -117,7 +110,7 @@ class Service:
                 schedule=Schedule(service.min_interval, service.max_interval),
                 telemetry=self.metrics,
             )
-            owner = replica_id()
+            owner = compose.replica_id()
             outbox = Outbox(
                 store,
                 self._sinks,

@@ -139,7 +139,14 @@ async def runtime(config: Config, log: Any) -> AsyncIterator[Runtime]:
                 log=log,
                 schedule=schedule,
             )
-            outbox = Outbox(store, sinks, clock=utcnow, log=log, send_timeout=config.service.delivery_timeout)
+            outbox = Outbox(
+                store,
+                sinks,
+                clock=utcnow,
+                log=log,
+                send_timeout=config.service.delivery_timeout,
+                owner=compose.replica_id(),
+            )
             try:
                 yield Runtime(store, pipeline, outbox, sinks)
             finally:

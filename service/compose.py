@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,6 +43,15 @@ from service.state.embedded import EmbeddedStore
 from service.state.protocol import Store
 
 USER_AGENT = f"newsalert/{__version__} (+https://github.com/newsalert/newsalert)"
+
+
+def replica_id() -> str:
+    """Who holds leases and delivery claims: host, process and a random part.
+
+    Every process is its own owner (a restarted one too), so two processes sharing a store, a
+    `run --once` beside a running service included, never take each other's claims for their own.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def is_redis_url(store: str | None) -> bool:
