@@ -208,7 +208,7 @@ class EmailSink:
             raise RetryLater(f"SMTP {error}") from exc
         finally:
             if not accepted:
-                client.close()
+                _drop(client)
         await _quit(client)
         return dict(refused)
 
@@ -262,6 +262,7 @@ def _by_code(code: int, message: str) -> RetryLater | PermanentDeliveryError:
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
     """Say goodbye politely, briefly: the message is already accepted, so nothing here may fail it."""
+    transport = client.transport
     try:
         async with asyncio.timeout(2.0):
             await client.quit()
@@ -269,3 +270,18 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
         pass
     finally:
         client.close()
+        if isinstance(transport, asyncio.Transport):
+            transport.abort()  # see _drop: the exchange is over, the socket goes now
+
+
+def _drop(client: aiosmtplib.SMTP) -> None:
+    """Close the connection at once.
+
+    Closing a TLS connection politely sends close_notify and keeps the socket open until the server
+    answers it or 30 s pass, in the background and beyond this send; a sink that sends often would
+    accumulate such sockets. Nothing more is said on a connection being dropped or done with.
+    """
+    transport = client.transport
+    client.close()
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
