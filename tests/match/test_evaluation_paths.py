@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from service.match import compile_matcher
 from service.match import matcher as matcher_module
 from service.match.compile import _ARABIC_WORD
-from service.models import EntityDef, EntityKind, Item, Vocabulary, WatchlistDef
+from service.models import EntityDef, EntityKind, Vocabulary, WatchlistDef
 from service.text.tokenise import ARABIC, token_kinds
+from tests.match.test_fast_paths import random_items
 
 SEED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "seed-article.txt"
 
@@ -74,17 +75,7 @@ def _sentences() -> list[str]:
 @settings(max_examples=60, deadline=None)
 @given(st.randoms(use_true_random=False))
 def test_skipping_atoms_whose_words_are_absent_changes_no_match(rng: random.Random) -> None:
-    pool = _sentences()
-    items = [
-        Item(
-            id=str(n),
-            feed="f",
-            title=rng.choice(pool),
-            summary=rng.choice(["", rng.choice(pool)]),
-            content=" ".join(rng.choice(pool) for _ in range(rng.randint(1, 10))),
-        )
-        for n in range(4)
-    ]
+    items = random_items(rng, _sentences(), 10)
     matcher = compile_matcher(WATCHLISTS, VOCABULARY)
     fast = [matcher.match(item) for item in items]
     every_atom = set(range(len(matcher.tables.atoms)))

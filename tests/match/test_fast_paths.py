@@ -117,6 +117,20 @@ def _reference_scan(self: Scanner, index: int, original: str, norm: str) -> Fiel
     return scan  # starters stay None: the matcher then searches every word for names
 
 
+def random_items(rng: random.Random, pool: list[str], most_sentences: int) -> list[Item]:
+    """Four items made of sentences from `pool`: a title, a summary or none, a content."""
+    return [
+        Item(
+            id=str(n),
+            feed="f",
+            title=rng.choice(pool),
+            summary=rng.choice(["", rng.choice(pool)]),
+            content=" ".join(rng.choice(pool) for _ in range(rng.randint(1, most_sentences))),
+        )
+        for n in range(4)
+    ]
+
+
 def _sentences() -> list[str]:
     text = SEED.read_text(encoding="utf-8")
     return [s.strip() for s in text.replace("\n", ".").split(".") if s.strip()]
@@ -136,17 +150,7 @@ EXTRA = [
 @settings(max_examples=60, deadline=None)
 @given(st.randoms(use_true_random=False))
 def test_the_matcher_gives_what_one_pass_per_field_gives(rng: random.Random) -> None:
-    pool = _sentences() + EXTRA
-    items = [
-        Item(
-            id=str(n),
-            feed="f",
-            title=rng.choice(pool),
-            summary=rng.choice(["", rng.choice(pool)]),
-            content=" ".join(rng.choice(pool) for _ in range(rng.randint(1, 12))),
-        )
-        for n in range(4)
-    ]
+    items = random_items(rng, _sentences() + EXTRA, 12)
     fast = compile_matcher(WATCHLISTS, VOCABULARY)
     expected = compile_matcher(WATCHLISTS, VOCABULARY)
     with pytest.MonkeyPatch.context() as patch:

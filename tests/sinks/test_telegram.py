@@ -515,61 +515,60 @@ async def test_an_edit_to_a_text_already_shown_counts_as_done(
     assert len(bot_api.edits) == 1 and len(bot_api.messages) == 1
 
 
-async def test_a_message_that_cannot_be_edited_parks_the_edit_and_sends_nothing(
+@pytest.fixture
+async def edit_outbox(
     tmp_path: Path, bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
-) -> None:
+) -> AsyncIterator[tuple[EmbeddedStore, Outbox, FakeClock]]:
+    """An embedded store and an outbox with one Telegram sink "t" on the Bot API fake."""
     store = EmbeddedStore(tmp_path / "state")
     await store.open()
     clock = FakeClock()
     box = Outbox(
         store, {"t": sink(session, bot_api, bot)}, clock=clock, log=structlog.get_logger(), idle_pause=0
     )
-    try:
-        await store.enqueue_alert(alert(), ["t"], clock())
-        await box.deliver_due()
-        bot_api.shown.clear()  # the message was deleted in the chat
-        assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
-        await box.deliver_due()
-        rows = {d.edit: d for d in await store.deliveries()}
-        assert rows[True].status is DeliveryStatus.PARKED
-        assert "message to edit not found" in (rows[True].last_error or "")
-        assert rows[False].status is DeliveryStatus.DELIVERED
-        assert len(bot_api.messages) == 1 and len(bot_api.edits) == 1
-    finally:
-        await store.close()
+    yield store, box, clock
+    await store.close()
+
+
+async def test_a_message_that_cannot_be_edited_parks_the_edit_and_sends_nothing(
+    bot_api: BotApi, edit_outbox: tuple[EmbeddedStore, Outbox, FakeClock]
+) -> None:
+    store, box, clock = edit_outbox
+    await store.enqueue_alert(alert(), ["t"], clock())
+    await box.deliver_due()
+    bot_api.shown.clear()  # the message was deleted in the chat
+    assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
+    await box.deliver_due()
+    rows = {d.edit: d for d in await store.deliveries()}
+    assert rows[True].status is DeliveryStatus.PARKED
+    assert "message to edit not found" in (rows[True].last_error or "")
+    assert rows[False].status is DeliveryStatus.DELIVERED
+    assert len(bot_api.messages) == 1 and len(bot_api.edits) == 1
 
 
 async def test_an_edit_through_the_outbox_honours_a_flood_wait_and_counts_not_modified_as_done(
-    tmp_path: Path, bot_api: BotApi, bot: TelegramBot, fake_time: FakeTime, session: aiohttp.ClientSession
+    bot_api: BotApi, fake_time: FakeTime, edit_outbox: tuple[EmbeddedStore, Outbox, FakeClock]
 ) -> None:
-    store = EmbeddedStore(tmp_path / "state")
-    await store.open()
-    clock = FakeClock()
-    box = Outbox(
-        store, {"t": sink(session, bot_api, bot)}, clock=clock, log=structlog.get_logger(), idle_pause=0
+    store, box, clock = edit_outbox
+    await store.enqueue_alert(alert(), ["t"], clock())
+    await box.deliver_due()
+    assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
+    bot_api.script = [FLOOD]
+    stats = await box.deliver_due()
+    assert stats.throttled == 1 and len(bot_api.edits) == 1
+    clock.now += timedelta(seconds=7)
+    fake_time.now += 7
+    await box.deliver_due()
+    assert len(bot_api.edits) == 2 and "outlet-b" in bot_api.shown[("-100123", 1)]
+    # The same edit once more (an answer lost after the edit went through): "not modified".
+    assert await store.note_outlets("alert1", ["t"], ["outlet-c"], clock()) == ["t"]
+    bot_api.shown[("-100123", 1)] = render_telegram(
+        replace(alert(), also_reported_by=("outlet-b", "outlet-c"))
     )
-    try:
-        await store.enqueue_alert(alert(), ["t"], clock())
-        await box.deliver_due()
-        assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
-        bot_api.script = [FLOOD]
-        stats = await box.deliver_due()
-        assert stats.throttled == 1 and len(bot_api.edits) == 1
-        clock.now += timedelta(seconds=7)
-        fake_time.now += 7
-        await box.deliver_due()
-        assert len(bot_api.edits) == 2 and "outlet-b" in bot_api.shown[("-100123", 1)]
-        # The same edit once more (an answer lost after the edit went through): "not modified".
-        assert await store.note_outlets("alert1", ["t"], ["outlet-c"], clock()) == ["t"]
-        bot_api.shown[("-100123", 1)] = render_telegram(
-            replace(alert(), also_reported_by=("outlet-b", "outlet-c"))
-        )
-        await box.deliver_due()
-        edit = next(d for d in await store.deliveries() if d.edit)
-        assert (edit.status, edit.attempts) == (DeliveryStatus.DELIVERED, 1)
-        assert len(bot_api.messages) == 1
-    finally:
-        await store.close()
+    await box.deliver_due()
+    edit = next(d for d in await store.deliveries() if d.edit)
+    assert (edit.status, edit.attempts) == (DeliveryStatus.DELIVERED, 1)
+    assert len(bot_api.messages) == 1
 
 
 async def test_an_edit_keeps_the_token_out_of_its_errors(
