@@ -2,8 +2,9 @@
 
 The engine runs for every item of every feed and is fully typed (mypy --strict), so mypyc turns it
 into extension modules with the same behaviour, about a quarter faster (benchmarks/README.md). The
-Python sources stay importable: with NEWSALERT_PURE_PYTHON=1, or where no C compiler is found, the
-package installs as plain Python and behaves the same, only slower.
+Python sources stay importable: with NEWSALERT_PURE_PYTHON=1, where no C compiler or Python headers
+are found, or when compiling fails, the package installs as plain Python and behaves the same, only
+slower.
 
 Everything else lives in pyproject.toml.
 """
@@ -25,8 +26,10 @@ BUILDING = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "i
 
 
 def _compiler_found() -> bool:
+    """A C compiler and the Python headers (Debian: gcc and python3-dev)."""
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
-    return shutil.which(compiler) is not None
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    return shutil.which(compiler) is not None and headers.exists()
 
 
 def _extensions() -> list[object]:
@@ -46,7 +49,10 @@ def _extensions() -> list[object]:
     # The project's own mypy settings name a plugin of a runtime dependency, which a build
     # environment does not hold; the engine imports nothing that needs it.
     options = ["--config-file=", "--ignore-missing-imports", "--python-version=3.11"]
-    return list(mypycify([*options, *modules], opt_level="3"))
+    extensions = mypycify([*options, *modules], opt_level="3")
+    for extension in extensions:
+        extension.optional = True  # a compiler that fails after all leaves the Python sources in use
+    return list(extensions)
 
 
 os.chdir(HERE)  # mypyc writes its C sources under ./build
