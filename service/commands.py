@@ -297,13 +297,15 @@ async def feeds_status(config: Config) -> int:
 async def show_outbox(config: Config, *, include_delivered: bool) -> int:
     store = compose.build_store(config)
     await store.open()
+    wanted = [DeliveryStatus.PENDING, DeliveryStatus.PARKED]
+    if include_delivered:
+        wanted.append(DeliveryStatus.DELIVERED)
     try:
-        rows = await store.deliveries()
+        # By status, so that thousands of delivered alerts never crowd out the ones still owed.
+        rows = [d for status in wanted for d in await store.deliveries(status)]
     finally:
         await store.close()
     for d in rows:
-        if d.status is DeliveryStatus.DELIVERED and not include_delivered:
-            continue
         note = f"  ({d.last_error})" if d.last_error else ""
         sink = f"{d.sink} (edit)" if d.edit else d.sink
         print(f"{d.status.value:9} {d.alert.id}  {sink}  attempts {d.attempts}  {d.alert.item.title}{note}")

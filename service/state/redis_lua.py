@@ -83,17 +83,21 @@ for i = 8, #ARGV do skip[ARGV[i]] = true end
 local time = redis.call('TIME')
 local clock = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local expiry = string.format('%d', clock + ttl)
-local out, offset = {}, 0
-while #out < limit and offset < most do
+local out, offset, scanned = {}, 0, 0
+while #out < limit and scanned < most do
   local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', offset, limit)
   if #members == 0 then break end
-  offset = offset + #members
+  offset, scanned = offset + #members, scanned + #members
   for _, member in ipairs(members) do
     local sep = string.find(member, '\31', 1, true)
     local sink = string.sub(member, sep + 1)
     if string.sub(sink, -5) == '#edit' then sink = string.sub(sink, 1, -6) end
-    if not skip[sink] then
-      local key = prefix .. member
+    local key = prefix .. member
+    if redis.call('EXISTS', key) == 0 then
+      -- Expired with its alert (seen_ttl): nothing left to send; it leaves the due set.
+      redis.call('ZREM', KEYS[1], member)
+      offset = offset - 1
+    elseif not skip[sink] then
       local f = redis.call('HMGET', key, 'status', 'attempts', 'next', 'error', 'owner', 'until', 'receipt')
       if f[1] == 'pending' and (not f[6] or f[5] == owner or tonumber(f[6]) <= clock) then
         local body = redis.call('GET', alert_prefix .. string.sub(member, 1, sep - 1))

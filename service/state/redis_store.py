@@ -310,9 +310,35 @@ class RedisStore:
         return await self._load(members)
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]:
-        members = await self._call(self.redis.zrange(self.keys.index, 0, limit - 1))
-        found = await self._load(members)
-        return [d for d in found if status is None or d.status is status]
+        """Oldest first, `limit` of them with `status`, however many of another status come before.
+
+        The index is read a page at a time, statuses first; members whose delivery expired with the
+        alert (`seen_ttl`) are dropped from the index and the due set on the way.
+        """
+        out: list[Delivery] = []
+        start, page = 0, 1000
+        while len(out) < limit:
+            members = await self._call(self.redis.zrange(self.keys.index, start, start + page - 1))
+            if not members:
+                break
+            pipe = self.redis.pipeline(transaction=False)
+            for member in members:
+                pipe.hget(self.keys.delivery_prefix + member, "status")
+            statuses = await self._call(pipe.execute())
+            dead = [m for m, found in zip(members, statuses, strict=True) if found is None]
+            if dead:
+                cleanup = self.redis.pipeline(transaction=False)
+                cleanup.zrem(self.keys.index, *dead)
+                cleanup.zrem(self.keys.due, *dead)
+                await self._call(cleanup.execute())
+            start += len(members) - len(dead)
+            wanted = [
+                m
+                for m, found in zip(members, statuses, strict=True)
+                if found is not None and (status is None or found == status.value)
+            ]
+            out.extend(await self._load(wanted))
+        return out[:limit]
 
     async def _load(self, members: list[str]) -> list[Delivery]:
         if not members:

@@ -258,3 +258,30 @@ async def test_a_note_of_outlets_that_fails_part_way_leaves_the_alert_to_be_note
             await client.delete(*keys)
         await client.aclose()
         await store.close()
+
+
+async def test_deliveries_that_expired_with_their_alert_leave_the_due_set_and_the_index() -> None:
+    """After seen_ttl a delivery's hash and its alert are gone; their members must not linger."""
+    from tests.state.test_store_contract import make_alert
+
+    prefix = f"t-expired-{uuid.uuid4().hex[:8]}:"
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    await store.open()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        for name in ("gone1", "gone2", "live"):
+            await store.enqueue_alert(make_alert(name), ["s"], NOW)
+        for name in ("gone1", "gone2"):  # as their TTL would
+            await client.delete(store.keys.delivery_prefix + f"{name}\x1fs", store.keys.alert(name))
+        assert await store.outbox_depth() == 3
+        [claimed] = await store.claim_due(NOW, "o", 60)
+        assert claimed.alert.id == "live"
+        assert await store.outbox_depth() == 1
+        assert [d.alert.id for d in await store.deliveries()] == ["live"]
+        assert await client.zcard(store.keys.index) == 1
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        await store.close()

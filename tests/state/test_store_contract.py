@@ -289,6 +289,22 @@ def ack(delivery: Delivery, status: DeliveryStatus, at: datetime | None = NOW, e
     return Ack(delivery.alert.id, delivery.sink, delivery.claim, status, at, error)
 
 
+async def test_deliveries_by_status_are_not_crowded_out_by_older_ones_of_another(store: Store) -> None:
+    """`newsalert outbox` asks for what is pending and parked; thousands delivered come first."""
+    for n in range(12):
+        await store.enqueue_alert(make_alert(f"old{n:02}"), ["s"], NOW + timedelta(seconds=n))
+    done = await store.claim_due(NOW + timedelta(minutes=1), "replica-a", 30, 12)
+    assert await store.ack_deliveries([ack(d, DeliveryStatus.DELIVERED) for d in done]) == [True] * 12
+    await store.enqueue_alert(make_alert("stuck"), ["s"], NOW + timedelta(minutes=2))
+    await store.enqueue_alert(make_alert("owed"), ["s"], NOW + timedelta(minutes=3))
+    [stuck] = await store.claim_due(NOW + timedelta(minutes=2), "replica-a", 30, 1)
+    assert await store.ack_deliveries([ack(stuck, DeliveryStatus.PARKED, error="HTTP 400")]) == [True]
+    assert [d.alert.id for d in await store.deliveries(DeliveryStatus.PENDING, limit=5)] == ["owed"]
+    assert [d.alert.id for d in await store.deliveries(DeliveryStatus.PARKED, limit=5)] == ["stuck"]
+    delivered = await store.deliveries(DeliveryStatus.DELIVERED, limit=5)
+    assert [d.alert.id for d in delivered] == [f"old{n:02}" for n in range(5)]
+
+
 async def test_due_deliveries_are_claimed_in_one_call_by_one_owner_at_a_time(store: Store) -> None:
     await store.enqueue_alert(make_alert("a1"), ["s1", "s2"], NOW)
     await store.enqueue_alert(make_alert("a2"), ["s1"], NOW + timedelta(seconds=1))
