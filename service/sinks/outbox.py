@@ -238,16 +238,7 @@ class Outbox:
                 if key in self._settled:
                     self._settled.discard(key)
                 else:  # not reached: give the claim back for the next pass (or replica)
-                    self._acks.add(
-                        Ack(
-                            delivery.alert.id,
-                            delivery.sink,
-                            delivery.claim,
-                            DeliveryStatus.PENDING,
-                            None,
-                            edit=delivery.edit,
-                        )
-                    )
+                    self._acks.add(_ack_for(delivery, DeliveryStatus.PENDING, None))
             await self._acks.flush()
         busy = {*queues, *paused}
         waits = [w for w in (self.paused_until(s) for s in busy) if w is not None]
@@ -395,9 +386,7 @@ class Outbox:
         receipt: str | None = None,
     ) -> None:
         self._settled.add(_settle_key(delivery))
-        self._acks.add(
-            Ack(delivery.alert.id, delivery.sink, delivery.claim, status, at, error, receipt, delivery.edit)
-        )
+        self._acks.add(_ack_for(delivery, status, at, error, receipt))
 
     def _delivered(
         self,
@@ -468,3 +457,14 @@ class Outbox:
 
 def _settle_key(delivery: Delivery) -> tuple[str, str, bool, int]:
     return (delivery.alert.id, delivery.sink, delivery.edit, delivery.claim)
+
+
+def _ack_for(
+    delivery: Delivery,
+    status: DeliveryStatus,
+    at: datetime | None,
+    error: str = "",
+    receipt: str | None = None,
+) -> Ack:
+    """The outcome of a claimed delivery, addressed to its claim (and to its edit entry if it is one)."""
+    return Ack(delivery.alert.id, delivery.sink, delivery.claim, status, at, error, receipt, delivery.edit)

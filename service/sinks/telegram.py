@@ -146,9 +146,7 @@ class TelegramSink:
         self._progress: Memo[str, tuple[tuple[int | str, int] | None, ...]] = Memo()
 
     def payload(self, text: str, *, html: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {"chat_id": self.chat_id, "text": text, "link_preview_options": self._preview}
-        if html:
-            body["parse_mode"] = "HTML"
+        body = {"chat_id": self.chat_id, **self._content(text, html=html)}
         if self._thread is not None:
             body["message_thread_id"] = self._thread
         if self._silent:
@@ -187,15 +185,16 @@ class TelegramSink:
                 f"not edited: the alert now takes {len(parts)} messages where {len(messages)} were sent"
             )
         for (chat, message_id), part in zip(messages, parts, strict=True):
-            body = {**self._edit_payload(part, html=True), "chat_id": chat, "message_id": message_id}
+            target = {"chat_id": chat, "message_id": message_id}
             try:
-                await self._edit(alert, body)
+                await self._edit(alert, {**target, **self._content(part, html=True)})
             except _HtmlRefused as exc:
                 self._log.warning("telegram_html_refused", sink=self.name, alert=alert.id, error=str(exc))
-                plain = {**self._edit_payload(to_plain(part, limit=self._limit), html=False)}
-                await self._edit(alert, {**plain, "chat_id": chat, "message_id": message_id})
+                plain = to_plain(part, limit=self._limit)
+                await self._edit(alert, {**target, **self._content(plain, html=False)})
 
-    def _edit_payload(self, text: str, *, html: bool) -> dict[str, Any]:
+    def _content(self, text: str, *, html: bool) -> dict[str, Any]:
+        """What sendMessage and editMessageText share: the text and how it is shown."""
         body: dict[str, Any] = {"text": text, "link_preview_options": self._preview}
         if html:
             body["parse_mode"] = "HTML"
@@ -207,9 +206,7 @@ class TelegramSink:
         status, answer = await self._post(alert, "editMessageText", body)
         if answer.get("ok"):
             return
-        params = answer.get("parameters")
-        params = params if isinstance(params, dict) else {}
-        description = self._scrub(str(answer.get("description", "")))
+        params, description = self._refusal(answer)
         if status == 400 and _NOT_MODIFIED in description.lower():
             return  # it already reads so (an edit repeated after a lost answer)
         self._raise_for(status, description, params, chat)
@@ -243,13 +240,16 @@ class TelegramSink:
         status, answer = await self._post(alert, "sendMessage", body)
         if answer.get("ok"):
             return _sent_message(answer.get("result"), body["chat_id"])
-        params = answer.get("parameters")
-        params = params if isinstance(params, dict) else {}
-        description = self._scrub(str(answer.get("description", "")))
+        params, description = self._refusal(answer)
         if "migrate_to_chat_id" in params and not migrated:
             self._follow(params["migrate_to_chat_id"])
             return await self._send(alert, {**body, "chat_id": self.chat_id}, migrated=True)
         self._raise_for(status, description, params, chat)
+
+    def _refusal(self, answer: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The `parameters` (retry_after, migrate_to_chat_id) and scrubbed description of a refusal."""
+        params = answer.get("parameters")
+        return (params if isinstance(params, dict) else {}), self._scrub(str(answer.get("description", "")))
 
     def _follow(self, new_chat: int | str) -> None:
         self._log.warning(

@@ -66,6 +66,11 @@ _MARK_SCHEMA = (
 # What a sink's send returned, by delivery: a table of its own, so that a directory stays readable by
 # the versions before it.
 _RECEIPT = "LEFT JOIN receipts r ON r.alert = d.alert AND r.sink = d.sink"
+# A delivery as `_delivery` reads it, with its alert and receipt; queries add the alert id, WHERE and ORDER.
+_DELIVERY_ROWS = (
+    "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, r.receipt{extra} "
+    f"FROM deliveries d JOIN alerts a ON a.id = d.alert {_RECEIPT} "
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,21 +298,14 @@ class EmbeddedStore:
 
     async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
         sql = (
-            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, r.receipt "
-            "FROM deliveries d "
-            f"JOIN alerts a ON a.id = d.alert {_RECEIPT} WHERE d.status='pending' AND d.next_attempt<=? "
-            "ORDER BY d.next_attempt, a.created LIMIT ?"
+            _DELIVERY_ROWS.format(extra="")
+            + "WHERE d.status='pending' AND d.next_attempt<=? ORDER BY d.next_attempt, a.created LIMIT ?"
         )
         rows = await self._run(lambda db: db.execute(sql, (now.timestamp(), limit)).fetchall())
         return [_delivery(r) for r in rows]
 
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]:
-        sql = (
-            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, r.receipt "
-            "FROM deliveries d "
-            f"JOIN alerts a ON a.id = d.alert {_RECEIPT} WHERE (? IS NULL OR d.status=?) "
-            "ORDER BY a.created LIMIT ?"
-        )
+        sql = _DELIVERY_ROWS.format(extra="") + "WHERE (? IS NULL OR d.status=?) ORDER BY a.created LIMIT ?"
         value = None if status is None else status.value
         rows = await self._run(lambda db: db.execute(sql, (value, value, limit)).fetchall())
         return [_delivery(r) for r in rows]
@@ -329,9 +327,8 @@ class EmbeddedStore:
     ) -> list[Delivery]:
         skip = [slot_name(s, edit) for s in dict.fromkeys(skip_sinks) for edit in (False, True)]
         sql = (
-            "SELECT d.sink, d.status, d.attempts, d.next_attempt, d.last_error, a.body, r.receipt, d.alert "
-            f"FROM deliveries d JOIN alerts a ON a.id = d.alert {_RECEIPT} "
-            f"WHERE d.status='pending' AND d.next_attempt<=? AND d.sink NOT IN ({','.join('?' * len(skip))}) "
+            _DELIVERY_ROWS.format(extra=", d.alert")
+            + f"WHERE d.status='pending' AND d.next_attempt<=? AND d.sink NOT IN ({','.join('?' * len(skip))}) "
             "ORDER BY d.next_attempt, a.created LIMIT ?"
         )
 
@@ -357,7 +354,7 @@ class EmbeddedStore:
     async def ack_deliveries(self, acks: Sequence[Ack]) -> list[bool]:
         def write(db: sqlite3.Connection) -> list[bool]:
             applied: list[bool] = []
-            spent: list[tuple[str, str]] = []
+            spent: set[tuple[str, str]] = set()
             with db:
                 for ack in acks:
                     key = (ack.alert_id, ack.slot)
@@ -365,7 +362,7 @@ class EmbeddedStore:
                     if current is None or current.token != ack.token or key in spent:
                         applied.append(False)
                         continue
-                    spent.append(key)  # whether or not the row still moves
+                    spent.add(key)  # whether or not the row still moves
                     if ack.releases:
                         applied.append(True)
                         continue

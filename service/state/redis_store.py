@@ -387,6 +387,7 @@ class RedisStore:
 
     async def ack_deliveries(self, acks: Sequence[Ack]) -> list[bool]:
         applied: list[bool] = []
+        keys = [self.keys.due, self.keys.index]
         for start in range(0, len(acks), ACK_CHUNK):
             args: list[Any] = [self.keys.delivery_prefix]
             for ack in acks[start : start + ACK_CHUNK]:
@@ -394,7 +395,6 @@ class RedisStore:
                 stamp = 0.0 if ack.at is None else ack.at.timestamp()
                 member = f"{ack.alert_id}{_SEP}{ack.slot}"
                 args += [member, ack.token, status, stamp, ack.error, ack.receipt or ""]
-            keys = [self.keys.due, self.keys.index]
             applied += [bool(n) for n in await self._script("ack", keys, args)]
         return applied
 
