@@ -1,9 +1,10 @@
 """Build hook: compile the matching engine (service/match, service/text) to C with mypyc.
 
 The engine runs for every item of every feed and is fully typed (mypy --strict), so mypyc turns it
-into extension modules with the same behaviour, about a quarter faster (benchmarks/README.md). The
-Python sources stay importable: with NEWSALERT_PURE_PYTHON=1, where no C compiler or Python headers
-are found, or when compiling fails, the package installs as plain Python and behaves the same, only
+into extension modules with the same behaviour (benchmarks/README.md). One small module written in
+C, service/match/_chunks.c, holds the scan's chunk memo. The Python sources stay importable, and the
+memo has a Python twin: with NEWSALERT_PURE_PYTHON=1, where no C compiler or Python headers are
+found, or when compiling fails, the package installs as plain Python and behaves the same, only
 slower.
 
 Everything else lives in pyproject.toml.
@@ -17,7 +18,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 HERE = Path(__file__).resolve().parent
 COMPILED = ("service/match", "service/text")
@@ -38,11 +39,13 @@ def _extensions() -> list[object]:
     if not _compiler_found():
         print("newsalert: no C compiler found; installing the matching engine as plain Python")
         return []
+    # The chunk memo's table, written in C for the scan (service/match/_chunks.c).
+    chunks = Extension("service.match._chunks", ["service/match/_chunks.c"], optional=True)
     try:
         from mypyc.build import mypycify
     except ImportError:
         print("newsalert: mypyc is not available; installing the matching engine as plain Python")
-        return []
+        return [chunks]
     modules = sorted(
         str(path.relative_to(HERE)) for folder in COMPILED for path in (HERE / folder).glob("*.py")
     )
@@ -52,7 +55,7 @@ def _extensions() -> list[object]:
     extensions = mypycify([*options, *modules], opt_level="3")
     for extension in extensions:
         extension.optional = True  # a compiler that fails after all leaves the Python sources in use
-    return list(extensions)
+    return [*extensions, chunks]
 
 
 os.chdir(HERE)  # mypyc writes its C sources under ./build

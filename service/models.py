@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 FIELDS = ("title", "summary", "content")
 
@@ -45,9 +46,12 @@ class Item:
         return str(getattr(self, name))
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One place where a query term occurred: `text` is the surface form exactly as written."""
+class Hit(NamedTuple):
+    """One place where a query term occurred: `text` is the surface form exactly as written.
+
+    A named tuple rather than a frozen dataclass: the matcher builds one per hit of every
+    watchlist that fires, and a tuple is built without a Python-level __init__.
+    """
 
     term: str
     text: str

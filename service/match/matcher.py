@@ -17,7 +17,7 @@ from service.match.entities import (
 from service.match.evaluate import Node, Witness, evaluate
 from service.match.scan import FieldScan, Scanner
 from service.models import FIELDS, Hit, Item, Match
-from service.text.normalise import normalise
+from service.text.normalise import normalise_marked
 
 
 class Atom(NamedTuple):
@@ -96,7 +96,8 @@ class Matcher:
 def _scan(tables: Tables, index: int, text: str) -> FieldScan:
     if not text:
         return FieldScan(index, text, text)
-    return tables.scanner.scan(index, text, normalise(text))
+    norm, rare = normalise_marked(text)
+    return tables.scanner.scan(index, text, norm, rare)
 
 
 NameHits = dict[int, list[tuple[int, int, int, str]]]  # atom → (field, start, end, last word)
@@ -178,7 +179,7 @@ class _ItemState:
             if atoms:
                 self.possible.update(atoms)
         self.memo: dict[int, list[Witness]] = {}
-        self.spans: dict[tuple[int, int, int], tuple[int, int]] = {}  # → span in the original
+        self.spans: dict[int, tuple[int, int]] = {}  # (field, start, end) → span in the original
         self._names: NameHits | None = None
 
     @property
@@ -199,16 +200,30 @@ class _ItemState:
         elif variants.isdisjoint(self.present):
             found = []
         else:  # a term of single words (most are): its spans are the tokens its variants hit
-            spans: set[tuple[int, int, int]] = set()
-            for scan in self.live:
-                by_variant, ends, field = scan.by_variant, scan.ends, scan.index
-                for variant in variants:  # a handful, where the field may hold dozens
-                    starts = by_variant.get(variant)
-                    if starts:
-                        spans.update([(field, start, ends[start]) for start in starts])
-            found = [(field, start, end, atom_id) for field, start, end in sorted(spans)]
+            found = self._tokens(atom_id, variants.intersection(self.present))
         self.memo[atom_id] = found
         return found
+
+    def _tokens(self, atom_id: int, variants: frozenset[int]) -> list[Witness]:
+        """The tokens that `variants` (all found in the item) hit, as witnesses of the atom."""
+        if len(variants) == 1:  # the usual case: one form of the term occurs
+            (variant,) = variants
+            found: list[Witness] = []
+            for scan in self.live:
+                starts = scan.by_variant.get(variant)
+                if starts:  # a variant is recorded once per token: no repeats
+                    ends, field = scan.ends, scan.index
+                    found.extend([(field, start, ends[start], atom_id) for start in starts])
+            found.sort()
+            return found
+        spans: set[tuple[int, int, int]] = set()  # two forms may hit one token
+        for scan in self.live:
+            by_variant, ends, field = scan.by_variant, scan.ends, scan.index
+            for variant in variants:
+                starts = by_variant.get(variant)
+                if starts:
+                    spans.update([(field, start, ends[start]) for start in starts])
+        return [(field, start, end, atom_id) for field, start, end in sorted(spans)]
 
     def _occurrences(self, atom_id: int) -> list[Witness]:
         tables = self.tables
@@ -267,18 +282,23 @@ class _ItemState:
         """Hits in field and text order; a hit inside a longer hit of the same term is dropped."""
         atoms = self.tables.atoms
         spans = self.spans
-        keys: set[tuple[int, int, int, str]] = set()
-        for witness in set(witnesses):
-            field, start, end, atom = witness
-            span = spans.get((field, start, end))
+        entries: list[tuple[int, int, int, str]] = []
+        for field, start, end, atom in witnesses:  # repeats are dropped below, with inner hits
+            key = (((start << 32) | end) << 2) | field  # fields: FIELDS, fewer than four
+            span = spans.get(key)
             if span is None:
-                span = spans[(field, start, end)] = self.scans[field].original_span(start, end)
-            keys.add((field, span[0], -span[1], atoms[atom].label))
+                span = spans[key] = self.scans[field].original_span(start, end)
+            entries.append((field, span[0], -span[1], atoms[atom].label))
+        entries.sort()
         kept: list[Hit] = []
-        reach: dict[tuple[int, str], int] = {}  # (field, term) → furthest end kept so far
-        for field, first, minus_last, label in sorted(keys):
-            if -minus_last > reach.get((field, label), -1):
-                reach[(field, label)] = -minus_last
+        reach: dict[str, int] = {}  # term → furthest end kept so far in the current field
+        current = -1
+        for field, first, minus_last, label in entries:
+            if field != current:
+                current, reach = field, {}
+            if -minus_last > reach.get(label, -1):
+                reach[label] = -minus_last
                 text = self.scans[field].original[first:-minus_last]
-                kept.append(Hit(label, text, FIELDS[field], first, -minus_last))
+                # tuple.__new__ builds the named tuple in C, without its Python-level __new__
+                kept.append(tuple.__new__(Hit, (label, text, FIELDS[field], first, -minus_last)))
         return tuple(kept)

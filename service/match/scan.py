@@ -5,7 +5,7 @@ allowed suffix after it) depends only on the characters around it up to the near
 the checks walk over letters, digits and the `.`/`,` of numbers, never over a space. So the field
 is split into whitespace-free chunks (`str.split`, in C) and each distinct chunk's whole-word hits,
 relative to the chunk, are remembered across fields and items in a `ChunkMemo`. News vocabulary
-repeats, so most chunks of an article were seen before and cost a set lookup; the cost per article
+repeats, so most chunks of an article were seen before and cost a dict lookup; the cost per article
 no longer grows with the number of terms (the automaton is not run over text already seen).
 
 Chunks not seen before are analysed together: one Aho-Corasick pass (ahocorasick_rs, overlapping,
@@ -24,12 +24,18 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from itertools import accumulate, compress
+from itertools import accumulate
 from operator import itemgetter
+from typing import Protocol
 
 import ahocorasick_rs
 
 from service.match.entities import SkeletonIndex, starter_offsets
+
+try:
+    from service.match import _chunks
+except ImportError:  # built without a C compiler: the Python table does the same
+    _chunks = None  # type: ignore[assignment]
 from service.match.terms import EXACT, FEMININE_PLURAL, KEYWORD, NEEDS_SUFFIX, PREFIX
 from service.text.clitics import (
     MAX_PROCLITIC,
@@ -50,6 +56,7 @@ Rules = tuple[tuple[int, int], ...]  # (variant id, rule) per automaton pattern
 # (variant, token start, token end, end of the key) of the whole-word hits in one chunk, relative
 # to the chunk, in automaton order (by the end of the key).
 ChunkHits = tuple[tuple[int, int, int, int], ...]
+Placed = tuple[int, str, int]  # (offset in the field, chunk, its memo flags)
 
 
 def suffix_allowed(rule: int, suffix: str, stem: int) -> bool:
@@ -129,40 +136,97 @@ def _accepted(
     return kept
 
 
+_HITS = 1  # flag: the chunk holds a whole-word hit (its hits are in _MemoState.hits)
+# flag << n: the chunk holds a word that may start a cross-script name of skeleton index n
+
+
+class _DictTable:
+    """What each chunk holds, in a dict: `_chunks.ChunkTable` in Python.
+
+    Used where the C extension was not built; the tests hold the two to the same answers.
+    """
+
+    __slots__ = ("flags",)
+
+    def __init__(self) -> None:
+        self.flags: dict[str, int] = {"": 0}
+
+    def __len__(self) -> int:
+        return len(self.flags) - 1
+
+    def update(self, flags: dict[str, int]) -> None:
+        self.flags.update(flags)
+        self.flags[""] = 0
+
+    def get(self, chunk: str) -> int | None:
+        return self.flags.get(chunk)
+
+    def walk(self, text: str) -> tuple[list[Placed], set[str] | None]:
+        """(offset, chunk, flags) of the chunks that hold something, and the chunks never seen."""
+        # Every whitespace character becomes a space (same length), so that split(" ") gives
+        # the chunks with empty strings between repeated spaces: offsets stay exact. (Any other
+        # whitespace left inside a chunk makes the chunk rarer, never wrong.)
+        spaced = text
+        for space in _USUAL_SPACES:
+            if space in spaced:
+                spaced = spaced.replace(space, " ")
+        return _placed(spaced.split(" "), self.flags)
+
+
+class _Table(Protocol):
+    def __len__(self) -> int: ...
+    def update(self, flags: dict[str, int], /) -> None: ...
+    def walk(self, text: str, /) -> tuple[list[Placed], set[str] | None]: ...
+
+
+def new_table(python: bool = False) -> _Table:
+    """The C chunk table where it was built (or the Python one if `python`), else the Python one."""
+    if _chunks is None or python:
+        return _DictTable()
+    return _chunks.ChunkTable()
+
+
 class _MemoState:
     """One generation of the memo: replaced whole, never cleared, so a reader stays consistent."""
 
-    __slots__ = ("hits", "hitting", "named", "seen", "starters")
+    __slots__ = ("hits", "starters", "table")
 
-    def __init__(self, indexes: int) -> None:
-        self.seen: set[str] = set()  # every chunk analysed
-        self.hitting: set[str] = set()  # those with at least one whole-word hit
-        self.hits: dict[str, ChunkHits] = {}  # and their hits
-        # Per skeleton index: chunks holding a word that may start a cross-script name, and where.
-        self.named: tuple[set[str], ...] = tuple(set() for _ in range(indexes))
+    def __init__(self, indexes: int, python: bool = False) -> None:
+        # Every chunk analysed, with what it holds: 0 for nothing (most chunks), else _HITS and
+        # the name-start bits. One lookup per chunk of a field tells all a scan needs.
+        self.table = new_table(python)
+        self.hits: dict[str, ChunkHits] = {}  # the whole-word hits of the chunks that have some
+        # Per skeleton index: where in a chunk the words that may start a name stand.
         self.starters: tuple[dict[str, tuple[int, ...]], ...] = tuple({} for _ in range(indexes))
+
+
+MEMO_LIMIT = 200_000  # chunks a memo holds before it starts afresh
 
 
 class ChunkMemo:
     """Whole-word hits per distinct whitespace-free chunk, remembered across items.
 
     A pure cache of a pure function of the chunk (for one compiled matcher). It starts afresh once
-    it holds `LIMIT` chunks, which bounds it to a few tens of MB.
+    it holds `limit` chunks, which bounds it to a few tens of MB.
     """
 
-    LIMIT = 200_000
+    __slots__ = ("indexes", "limit", "python", "state")
 
-    __slots__ = ("indexes", "state")
-
-    def __init__(self, indexes: int) -> None:
+    def __init__(self, indexes: int, python: bool = False, limit: int = MEMO_LIMIT) -> None:
         self.indexes = indexes
-        self.state = _MemoState(indexes)
+        self.python = python  # the Python table even where the C one was built (for the tests)
+        self.limit = limit
+        self.state = _MemoState(indexes, python)
 
     def current(self, incoming: int) -> _MemoState:
         state = self.state
-        if len(state.seen) + incoming > self.LIMIT:
-            state = self.state = _MemoState(self.indexes)
+        if len(state.table) + incoming > self.limit:
+            state = self.state = _MemoState(self.indexes, self.python)
         return state
+
+
+def _name_bit(number: int) -> int:
+    return _HITS << (number + 1)
 
 
 class Scanner:
@@ -198,6 +262,7 @@ class Scanner:
         words = list(new)
         joined = "\n".join(words)  # a newline never occurs inside a chunk-safe key or a word
         starts = list(accumulate((len(w) + 1 for w in words[:-1]), initial=0))
+        flags = dict.fromkeys(words, 0)
         automaton = self.automaton
         raw = automaton.find_matches_as_indexes(joined, overlapping=True) if automaton else []
         if raw:
@@ -208,63 +273,53 @@ class Scanner:
                 found.setdefault(j, []).append((variant, begin - offset, stop - offset, end - offset))
             for j, hits in found.items():
                 state.hits[words[j]] = tuple(hits)  # automaton order: see FieldScan.add_all
-                state.hitting.add(words[j])
+                flags[words[j]] = _HITS
         for number, index in enumerate(self.indexes):
             offsets: dict[int, list[int]] = {}
             for at in starter_offsets(joined, index):
                 j = bisect_right(starts, at) - 1
                 offsets.setdefault(j, []).append(at - starts[j])
+            bit = _name_bit(number)
             for j, found_at in offsets.items():
                 state.starters[number][words[j]] = tuple(found_at)
-                state.named[number].add(words[j])
-        state.seen |= new
+                flags[words[j]] |= bit
+        state.table.update(flags)  # last: a chunk is known only once all it holds is recorded
 
-    def scan(self, index: int, original: str, norm: str) -> FieldScan:
-        """Every whole-word occurrence of a compiled variant in one normalised field."""
-        scan = FieldScan(index, original, norm)
+    def scan(self, index: int, original: str, norm: str, rare: bool = True) -> FieldScan:
+        """Every whole-word occurrence of a compiled variant in one normalised field.
+
+        `rare` is what `normalise_marked` said of `original` (True when not known).
+        """
+        scan = FieldScan(index, original, norm, rare)
         if self.automaton is not None or self.indexes:
-            # Every whitespace character becomes a space (same length), so that split(" ")
-            # gives the chunks with empty strings between repeated spaces: offsets stay exact.
-            # (Any other whitespace left inside a chunk makes the chunk rarer, never wrong.)
-            spaced = norm
-            for space in _USUAL_SPACES:
-                if space in spaced:
-                    spaced = spaced.replace(space, " ")
-            parts = spaced.split(" ")
-            chunks = set(parts)
-            chunks.discard("")
-            state = self.memo.current(len(chunks))
-            new = chunks.difference(state.seen)
+            state = self.memo.state
+            placed, new = state.table.walk(norm)
             if new:
-                self.learn(state, new)
-            found = chunks & state.hitting
-            named = [chunks & chunks_named for chunks_named in state.named]
-            wanted = found.union(*named)
-            placed = _positions(spaced, parts, wanted) if wanted else []
-            if found and self.fallback is None:
-                _place(scan, placed, found, state.hits)
-            elif found or self.fallback is not None:
-                scan.add_all(self._merged(norm, placed, found, state.hits))
-            scan.starters = [
-                sorted(
-                    at + offset for at, chunk in placed if chunk in chunks_named for offset in starters[chunk]
-                )
-                if chunks_named
-                else []
-                for chunks_named, starters in zip(named, state.starters, strict=True)
-            ]
+                fresh = self.memo.current(len(new))
+                if fresh is not state:  # the memo started afresh: every chunk is new to it
+                    state = fresh
+                    placed, new = state.table.walk(norm)
+                if new:
+                    self.learn(state, new)
+                    placed, _ = state.table.walk(norm)
+            if self.fallback is None:
+                if placed:
+                    _place(scan, placed, state.hits)
+            else:
+                scan.add_all(self._merged(norm, placed, state.hits))
+            scan.starters = _starters(placed, state.starters)
         elif self.fallback is not None:
-            scan.add_all(self._merged(norm, [], set(), {}))
+            scan.add_all(self._merged(norm, [], {}))
         return scan
 
     def _merged(
-        self, norm: str, placed: list[tuple[int, str]], found: set[str], hits: dict[str, ChunkHits]
+        self, norm: str, placed: list[Placed], hits: dict[str, ChunkHits]
     ) -> list[tuple[int, int, int, int]]:
         """The chunks' hits and the fallback automaton's, in automaton order (by key end)."""
         merged = [
             (variant, at + start, at + stop, at + end)
-            for at, chunk in placed
-            if chunk in found
+            for at, chunk, flags in placed
+            if flags & _HITS
             for variant, start, stop, end in hits[chunk]
         ]
         if self.fallback is not None:
@@ -274,39 +329,33 @@ class Scanner:
         return merged
 
 
-_FEW = 8  # up to this many distinct chunks to place, str.find beats a pass over every chunk
+def _placed(parts: list[str], known: dict[str, int]) -> tuple[list[Placed], set[str] | None]:
+    """Where the chunks that hold something stand in the field, and the chunks not seen before.
 
-
-def _positions(spaced: str, parts: list[str], wanted: set[str]) -> list[tuple[int, str]]:
-    """(offset, chunk) of every occurrence in the field of the chunks in `wanted`.
-
-    Part i of the field split on single spaces starts after the i parts before it and their i
-    spaces: for many chunks, accumulate and compress find those places in C. For a few, finding
-    " chunk " in the space-padded field is quicker, and exact: chunks are delimited by spaces.
+    Part i of the field split on single spaces starts one past the end of part i - 1. This is
+    the one loop over every chunk of every field; compiled, it runs over native ints and costs
+    one dict lookup per chunk.
     """
-    if len(wanted) <= _FEW:
-        padded = " " + spaced + " "
-        placed: list[tuple[int, str]] = []
-        for chunk in wanted:
-            needle = " " + chunk + " "
-            step = len(chunk) + 1  # the space after one occurrence may start the next
-            at = padded.find(needle)
-            while at >= 0:
-                placed.append((at, chunk))
-                at = padded.find(needle, at + step)
-        return placed
-    before = list(accumulate(map(len, parts), initial=0))
-    indexes = compress(range(len(parts)), map(wanted.__contains__, parts))
-    return [(before[i] + i, parts[i]) for i in indexes]
+    placed: list[Placed] = []
+    new: set[str] | None = None
+    at = 0
+    for part in parts:
+        flags = known.get(part)
+        if flags is None:
+            if new is None:
+                new = set()
+            new.add(part)
+        elif flags:
+            placed.append((at, part, flags))
+        at += len(part) + 1
+    return placed, new
 
 
-def _place(
-    scan: FieldScan, placed: list[tuple[int, str]], found: set[str], hits: dict[str, ChunkHits]
-) -> None:
-    """Add the hits of each found chunk at every place it stands in the field."""
+def _place(scan: FieldScan, placed: list[Placed], hits: dict[str, ChunkHits]) -> None:
+    """Add the hits of each chunk that has some at every place it stands in the field."""
     ends, at_token, by_variant = scan.ends, scan.at, scan.by_variant
-    for at, chunk in placed:
-        if chunk not in found:
+    for at, chunk, flags in placed:
+        if not flags & _HITS:
             continue  # placed for a name starter only
         for variant, start, stop, _ in hits[chunk]:  # FieldScan.add_all, inlined
             begin = at + start  # FieldScan.add, inlined: this runs for every hit of the field
@@ -323,15 +372,27 @@ def _place(
                     starts.append(begin)
 
 
+def _starters(placed: list[Placed], starters: tuple[dict[str, tuple[int, ...]], ...]) -> list[list[int]]:
+    """Per skeleton index, the sorted field offsets of the words that may start a name."""
+    found: list[list[int]] = []
+    for number, offsets in enumerate(starters):
+        bit = _name_bit(number)
+        found.append(
+            sorted([at + offset for at, chunk, flags in placed if flags & bit for offset in offsets[chunk]])
+        )
+    return found
+
+
 class FieldScan:
     """Whole-word occurrences of term variants in one field, keyed by text-token start."""
 
-    __slots__ = ("_offsets", "at", "by_variant", "ends", "index", "norm", "original", "starters")
+    __slots__ = ("_offsets", "at", "by_variant", "ends", "index", "norm", "original", "rare", "starters")
 
-    def __init__(self, index: int, original: str, norm: str) -> None:
+    def __init__(self, index: int, original: str, norm: str, rare: bool = True) -> None:
         self.index = index
         self.original = original
         self.norm = norm
+        self.rare = rare  # see normalise_marked
         self.ends: dict[int, int] = {}  # token start → token end
         self.at: dict[int, set[int]] = {}  # token start → variants found in that token
         self.by_variant: dict[int, list[int]] = {}  # variant → token starts
@@ -360,7 +421,7 @@ class FieldScan:
         if end > start and self.original.isascii():
             return start, end  # normalising ASCII only lowercases: offsets do not move
         if self._offsets is None:
-            self._offsets = normalise_with_offsets(self.original, self.norm)
+            self._offsets = normalise_with_offsets(self.original, self.norm, rare=self.rare)
         return self._offsets.original_span(start, end)
 
     def next_token(self, end: int, previous_start: int) -> int:

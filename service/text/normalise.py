@@ -225,6 +225,8 @@ class _Table:
     ordinals: dict[int, str]  # the same, for str.translate
     changed: _CharSet  # the characters of `output`
     resized: _CharSet  # those whose output is not exactly one character (for offsets)
+    frequent_resized: tuple[str, ...]  # the resized characters among _FREQUENT
+    rare_resized: frozenset[str]  # and all the others
 
 
 @cache
@@ -246,11 +248,14 @@ def _table() -> _Table:
     output = {c: out for c, out in zip(candidates, outputs, strict=True) if out != c}
     # Replacing one character at a time is only order-free if no output holds a changed character.
     assert not any(char in output for out in output.values() for char in out)
+    resized = [c for c, out in output.items() if len(out) != 1]
     return _Table(
         output,
         {ord(c): out for c, out in output.items()},
         _CharSet(list(output)),
-        _CharSet([c for c, out in output.items() if len(out) != 1]),
+        _CharSet(resized),
+        tuple(c for c in _FREQUENT if c in resized),
+        frozenset(c for c in resized if c not in _FREQUENT),
     )
 
 
@@ -258,31 +263,44 @@ _MANY = 64  # more distinct characters to fold than this: the step-by-step pipel
 _SHORT_TEXT = 48  # up to this length (a query term), one translate() beats the scans below
 
 # The characters to fold that Arabic-script news is full of (hamza seats, teh marbuta, alef
-# maksura, tatweel, harakat, Arabic punctuation, Persian letters, bidi marks). Each costs one
-# memchr-like `in` scan; finding them with the regex instead costs ~0.15 µs per occurrence.
-_FREQUENT = "أإآؤئةىـ\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652،؛؟یک\u200c\u200f\u00a0"
+# maksura, tatweel, harakat, Arabic punctuation, Persian letters, bidi marks, the ellipsis). Each
+# costs one memchr-like `in` scan; finding them with the regex instead costs ~0.15 µs per occurrence.
+_FREQUENT = "أإآؤئةىـ\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652،؛؟یک\u200c\u200f\u00a0…"
 
 
 def normalise(text: str) -> str:
     """Fold `text` for matching: see the module docstring. Pure, total and idempotent."""
     if text.isascii():
         return text.lower()  # the same as casefold() on ASCII, and the quickest
+    return normalise_marked(text)[0]
+
+
+def normalise_marked(text: str) -> tuple[str, bool]:
+    """`normalise(text)`, and whether `text` may hold a character that changes length other than
+    the frequent ones (tatweel, harakat, bidi marks).
+
+    When it does not, `normalise_with_offsets` finds the characters that move offsets with a few
+    `str.find` scans instead of a regex scan over the whole text. Normalising already looks for
+    every character it changes, so it can tell at no extra cost.
+    """
+    if text.isascii():
+        return text.lower(), False
     table = _table()
     if len(text) <= _SHORT_TEXT:
-        return text.translate(table.ordinals)
+        return text.translate(table.ordinals), True
     output = table.output
     for char in _FREQUENT:
         if char in text:
             text = text.replace(char, output[char])
     found = table.changed.found_in(text)
     if not found:
-        return text
+        return text, False
     distinct = set(found)
     if len(distinct) > _MANY:
-        return _normalise_reference(text)
+        return _normalise_reference(text), True
     for char in distinct:
         text = text.replace(char, output[char])
-    return text
+    return text, not table.rare_resized.isdisjoint(distinct)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,16 +343,17 @@ class Normalised:
         return first, last
 
 
-def normalise_with_offsets(text: str, normalised: str | None = None) -> Normalised:
+def normalise_with_offsets(text: str, normalised: str | None = None, *, rare: bool = True) -> Normalised:
     """Normalise `text` and keep what is needed to map any span back to `text`.
 
-    Pass `normalised` when normalise(text) is already at hand, to skip computing it again.
+    Pass `normalised` when normalise(text) is already at hand, to skip computing it again, and
+    `rare=False` when `normalise_marked` said so of `text`.
     """
     folded = normalise(text) if normalised is None else normalised
     if text.isascii():
         return Normalised(folded, text, (), (), ())
     table = _table()
-    orig = table.resized.positions(text)
+    orig = table.resized.positions(text) if rare else _positions_of(text, table.frequent_resized)
     # The character at orig[j] becomes lengths[j] characters; those before it became
     # sum(lengths[:j]) characters in place of j, which shifts where it lands. Done with C-level
     # iterators: an Arabic article with tatweel and harakat has dozens of such characters.
@@ -342,3 +361,15 @@ def normalise_with_offsets(text: str, normalised: str | None = None) -> Normalis
     shifts = map(sub, accumulate(lengths, initial=0), count())
     norm = tuple(map(add, orig, shifts))
     return Normalised(folded, text, tuple(orig), norm, tuple(lengths))
+
+
+def _positions_of(text: str, chars: tuple[str, ...]) -> list[int]:
+    """Indexes in `text` of every occurrence of `chars`, in order (one `str.find` scan per char)."""
+    found: list[int] = []
+    for char in chars:
+        at = text.find(char)
+        while at >= 0:
+            found.append(at)
+            at = text.find(char, at + 1)
+    found.sort()
+    return found

@@ -93,10 +93,9 @@ def test_the_memo_starting_afresh_changes_nothing(
 ) -> None:
     keys, rules, texts = case
     scanner = Scanner(keys, rules)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(scan_module.ChunkMemo, "LIMIT", 3)
-        for text in texts * 2:
-            assert _canonical(scanner.scan(0, text, text)) == _canonical(_reference(keys, rules, text))
+    scanner.memo = scan_module.ChunkMemo(0, limit=3)
+    for text in texts * 2:
+        assert _canonical(scanner.scan(0, text, text)) == _canonical(_reference(keys, rules, text))
 
 
 @pytest.mark.parametrize(
@@ -124,3 +123,75 @@ def test_a_phrase_key_is_found_across_whitespace_by_the_fallback() -> None:
     found = Scanner(keys, rules).scan(0, text, text)
     assert _canonical(found) == _canonical(_reference(keys, rules, text))
     assert set(found.by_variant) == {0, 1}
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases())
+def test_the_python_chunk_table_gives_the_same_scan(
+    case: tuple[list[str], list[tuple[tuple[int, int], ...]], list[str]],
+) -> None:
+    keys, rules, texts = case
+    scanner = Scanner(keys, rules)
+    scanner.memo = scan_module.ChunkMemo(0, python=True, limit=40)  # and starting afresh now and then
+    assert isinstance(scanner.memo.state.table, scan_module._DictTable)
+    for text in texts * 2:
+        assert _canonical(scanner.scan(0, text, text)) == _canonical(_reference(keys, rules, text))
+
+
+CHUNK_TEXT = st.text(
+    alphabet=st.sampled_from(list("ab بغ3.-\u00e9\U0001f600 \n\t\r\u2028\u00a0\x0b")), max_size=40
+)
+
+
+def test_the_chunk_table_is_built_in_c_where_the_engine_is_compiled() -> None:
+    from service.match import engine_build
+
+    table = scan_module.new_table()
+    if engine_build() == "compiled":
+        assert type(table).__module__ == "service.match._chunks"
+    else:
+        assert isinstance(table, scan_module._DictTable)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(CHUNK_TEXT, st.integers(min_value=0, max_value=7)), max_size=8), CHUNK_TEXT)
+def test_both_chunk_tables_walk_a_text_alike(recorded: list[tuple[str, int]], text: str) -> None:
+    """Same (offset, chunk, flags) and same unknown chunks, whatever the string kinds involved."""
+    tables = [scan_module.new_table(python=True), scan_module.new_table()]
+    for table in tables:
+        for chunk_text, flags in recorded:
+            chunks = {chunk: flags for chunk in chunk_text.replace("\n", " ").split()}
+            table.update({chunk: flags for chunk in chunks if chunk.split() == [chunk]})
+    python, native = (table.walk(text) for table in tables)
+    assert python == native
+    assert len(tables[0]) == len(tables[1])
+    placed, unknown = native
+    for at, chunk, flags in placed:
+        assert text[at : at + len(chunk)] == chunk and flags
+    parts = text.replace("\n", " ").replace("\t", " ").replace("\r", " ").split(" ")
+    for chunk in unknown or ():
+        assert chunk in parts and tables[1].get(chunk) is None
+
+
+def test_a_chunk_table_walks_ascii_chunks_inside_wider_text() -> None:
+    table = scan_module.new_table()
+    table.update({"rocket": 1, "بغداد": 2, "😀x": 4, "quiet": 0})
+    placed, unknown = table.walk("rocket\tبغداد\n😀x quiet  new rocket")
+    assert placed == [(0, "rocket", 1), (7, "بغداد", 2), (13, "😀x", 4), (27, "rocket", 1)]
+    assert unknown == {"new"}
+    assert table.walk("quiet rocket") == ([(6, "rocket", 1)], None)
+    table.update({"rocket": 0})  # recorded again: the latest flags win
+    assert table.walk("rocket") == ([], None)
+    assert len(table) == 4
+
+
+def test_the_memo_starts_afresh_once_it_holds_its_limit() -> None:
+    scanner = Scanner(["ab"], [((0, KEYWORD),)])
+    scanner.memo = scan_module.ChunkMemo(0, limit=5)
+    first = scanner.memo.state
+    scanner.scan(0, "ab cd ef", "ab cd ef")
+    assert scanner.memo.state is first
+    found = scanner.scan(0, "xy zz ab qq", "xy zz ab qq")
+    assert scanner.memo.state is not first  # 3 + 3 new chunks would pass the limit of 5
+    assert len(scanner.memo.state.table) == 4
+    assert found.by_variant == {0: [6]}

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.text import normalise, normalise_with_offsets, tokenise
+from service.text.normalise import normalise_marked
 
 ARABIC_TEXT = st.text(
     alphabet=st.sampled_from(list("مطارصوخبغدكاظميةىیکأإآٱؤئءًٌٍَُِّْـ\u200c\u200f ٣۳ABC é.,؟ﻻß½")),
@@ -76,3 +77,38 @@ def test_a_span_maps_back_to_the_surface_form_as_written(text: str, word: str, s
     start = mapped.text.index(word)
     first, last = mapped.original_span(start, start + len(word))
     assert text[first:last] == surface
+
+
+# Long enough for the scanning path (not one translate()), with the frequent characters that change
+# length (harakat, tatweel, the ellipsis, bidi marks) and rare ones (ﻻ, ß, ½, a Quranic mark).
+LONG_TEXT = st.text(
+    alphabet=st.sampled_from(list("مطارصوخبغدكاظمية ىیکأإآٱؤئًٌٍَُِّْـ\u200c\u200f…ABC é.,؟ﻻß½\u06d6")),
+    min_size=49,
+    max_size=120,
+)
+
+
+@given(st.one_of(st.text(), ARABIC_TEXT, LONG_TEXT))
+def test_normalise_marked_says_when_the_quick_offsets_are_exact(text: str) -> None:
+    folded, rare = normalise_marked(text)
+    assert folded == normalise(text)
+    reference = normalise_with_offsets(text, folded)
+    quick = normalise_with_offsets(text, folded, rare=rare)
+    assert quick == reference
+
+
+def test_an_arabic_article_with_harakat_and_an_ellipsis_needs_no_regex_for_its_offsets() -> None:
+    text = "قصف مطَـارِ بغداد الدولي بصواريخَ كاتيوشا… " * 3
+    folded, rare = normalise_marked(text)
+    assert not rare
+    mapped = normalise_with_offsets(text, folded, rare=rare)
+    start = folded.index("مطار")
+    first, last = mapped.original_span(start, start + 4)
+    assert text[first:last] == "مطَـارِ"
+
+
+def test_a_ligature_in_a_long_text_is_marked_rare() -> None:
+    text = "ﻻ " + "بغداد " * 10
+    folded, rare = normalise_marked(text)
+    assert rare
+    assert normalise_with_offsets(text, folded, rare=rare).original_span(0, 2) == (0, 1)

@@ -41,3 +41,12 @@ def test_tokens_are_ordered_non_empty_slices_of_the_text(text: str) -> None:
 @given(st.text(), st.integers(min_value=0, max_value=5))
 def test_count_tokens_stops_just_past_the_limit(text: str, limit: int) -> None:
     assert count_tokens(text, limit) == min(len(tokenise(text)), limit + 1)
+
+
+WORDY = st.text(alphabet=st.sampled_from(list("ab بغداد3.,-_ \n\t\r\u2028\u00a0\x0b")), max_size=60)
+
+
+@given(WORDY, st.integers(min_value=0, max_value=12))
+def test_count_tokens_by_chunk_agrees_with_tokenising_whatever_the_whitespace(text: str, limit: int) -> None:
+    for _ in range(2):  # the second time every chunk is remembered
+        assert count_tokens(text, limit) == min(len(tokenise(text)), limit + 1)

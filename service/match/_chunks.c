@@ -1,0 +1,360 @@
+/*
+ * ChunkTable: the matcher's memo of whitespace-free chunks, looked up without a str per chunk.
+ *
+ * Scanner.scan (scan.py) splits every field into chunks at spaces, tabs and line breaks and asks
+ * its memo what each chunk holds. Done in Python, that costs one new str object per chunk (a
+ * 4 KB article has about 600), its hash and its deallocation, for chunks that almost all hold
+ * nothing. Here a field is walked in place: each chunk is hashed from the field's own buffer and
+ * compared with the stored chunks code point by code point, and a str object is made only for a
+ * chunk not seen before. The table owns one reference to each stored chunk and hands that same
+ * object back for chunks that hold something, so the Python side can key its dicts by it.
+ *
+ * The table is a pure cache of a pure function of the chunk; `_DictTable` in scan.py is the same
+ * thing in Python (used where this module was not built) and the tests hold the two to the same
+ * answers. The GIL is held throughout.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    uint64_t hash;
+    PyObject *key; /* a str, owned; NULL marks an empty slot */
+    long flags;
+} Entry;
+
+typedef struct {
+    PyObject_HEAD
+    Entry *slots;
+    Py_ssize_t mask; /* capacity - 1; capacity is a power of two */
+    Py_ssize_t used;
+} ChunkTable;
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+/* The chunk delimiters of scan.py: the space and the whitespace normalised text usually holds. */
+static inline int
+is_delimiter(Py_UCS4 c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+static inline uint64_t
+mix(uint64_t hash, Py_UCS4 c)
+{
+    return (hash ^ (uint64_t)c) * FNV_PRIME;
+}
+
+/* The hash of code points [start, end) of a str, independent of its storage kind. */
+static uint64_t
+hash_span(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    uint64_t hash = FNV_OFFSET;
+    for (Py_ssize_t i = start; i < end; i++) {
+        hash = mix(hash, PyUnicode_READ(kind, data, i));
+    }
+    return hash;
+}
+
+/* Does the stored chunk `key` hold exactly code points [start, end) of the text? */
+static int
+same_chunk(PyObject *key, int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
+{
+    Py_ssize_t length = end - start;
+    if (PyUnicode_GET_LENGTH(key) != length) {
+        return 0;
+    }
+    int key_kind = PyUnicode_KIND(key);
+    const void *key_data = PyUnicode_DATA(key);
+    if (key_kind == kind) {
+        return memcmp(key_data, (const char *)data + start * kind, (size_t)(length * kind)) == 0;
+    }
+    for (Py_ssize_t i = 0; i < length; i++) {
+        if (PyUnicode_READ(key_kind, key_data, i) != PyUnicode_READ(kind, data, start + i)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static Entry *
+find_slot(ChunkTable *self, uint64_t hash, int kind, const void *data, Py_ssize_t start,
+          Py_ssize_t end)
+{
+    Py_ssize_t at = (Py_ssize_t)(hash & (uint64_t)self->mask);
+    for (;;) {
+        Entry *entry = &self->slots[at];
+        if (entry->key == NULL) {
+            return entry;
+        }
+        if (entry->hash == hash && same_chunk(entry->key, kind, data, start, end)) {
+            return entry;
+        }
+        at = (at + 1) & self->mask;
+    }
+}
+
+static int
+grow(ChunkTable *self)
+{
+    Py_ssize_t capacity = (self->mask + 1) * 2;
+    Entry *slots = PyMem_Calloc((size_t)capacity, sizeof(Entry));
+    if (slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i <= self->mask; i++) {
+        Entry *old = &self->slots[i];
+        if (old->key != NULL) {
+            Py_ssize_t at = (Py_ssize_t)(old->hash & (uint64_t)(capacity - 1));
+            while (slots[at].key != NULL) {
+                at = (at + 1) & (capacity - 1);
+            }
+            slots[at] = *old;
+        }
+    }
+    PyMem_Free(self->slots);
+    self->slots = slots;
+    self->mask = capacity - 1;
+    return 0;
+}
+
+static int
+store(ChunkTable *self, PyObject *chunk, long flags)
+{
+    int kind = PyUnicode_KIND(chunk);
+    const void *data = PyUnicode_DATA(chunk);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(chunk);
+    uint64_t hash = hash_span(kind, data, 0, length);
+    Entry *entry = find_slot(self, hash, kind, data, 0, length);
+    if (entry->key != NULL) {
+        entry->flags = flags;
+        return 0;
+    }
+    Py_INCREF(chunk);
+    entry->key = chunk;
+    entry->hash = hash;
+    entry->flags = flags;
+    self->used++;
+    if (self->used * 2 > self->mask + 1) {
+        return grow(self);
+    }
+    return 0;
+}
+
+static PyObject *
+ChunkTable_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, ":ChunkTable", keywords)) {
+        return NULL;
+    }
+    ChunkTable *self = (ChunkTable *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->slots = PyMem_Calloc(1024, sizeof(Entry));
+    if (self->slots == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->mask = 1023;
+    self->used = 0;
+    return (PyObject *)self;
+}
+
+static void
+ChunkTable_dealloc(ChunkTable *self)
+{
+    if (self->slots != NULL) {
+        for (Py_ssize_t i = 0; i <= self->mask; i++) {
+            Py_XDECREF(self->slots[i].key);
+        }
+        PyMem_Free(self->slots);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t
+ChunkTable_len(ChunkTable *self)
+{
+    return self->used;
+}
+
+PyDoc_STRVAR(update_doc,
+             "update(flags: dict[str, int]) -> None\n\n"
+             "Record what each chunk holds (0: nothing). An empty chunk is ignored.");
+
+static PyObject *
+ChunkTable_update(ChunkTable *self, PyObject *flags)
+{
+    if (!PyDict_Check(flags)) {
+        PyErr_SetString(PyExc_TypeError, "update() takes a dict of str to int");
+        return NULL;
+    }
+    Py_ssize_t position = 0;
+    PyObject *chunk, *value;
+    while (PyDict_Next(flags, &position, &chunk, &value)) {
+        if (!PyUnicode_CheckExact(chunk) || !PyLong_Check(value)) {
+            PyErr_SetString(PyExc_TypeError, "update() takes a dict of str to int");
+            return NULL;
+        }
+        long number = PyLong_AsLong(value);
+        if (number == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (PyUnicode_GET_LENGTH(chunk) > 0 && store(self, chunk, number) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(get_doc,
+             "get(chunk: str) -> int | None\n\n"
+             "What the chunk holds, or None when it was never recorded.");
+
+static PyObject *
+ChunkTable_get(ChunkTable *self, PyObject *chunk)
+{
+    if (!PyUnicode_Check(chunk)) {
+        PyErr_SetString(PyExc_TypeError, "get() takes a str");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(chunk);
+    const void *data = PyUnicode_DATA(chunk);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(chunk);
+    if (length == 0) {
+        return PyLong_FromLong(0);
+    }
+    Entry *entry = find_slot(self, hash_span(kind, data, 0, length), kind, data, 0, length);
+    if (entry->key == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLong(entry->flags);
+}
+
+PyDoc_STRVAR(walk_doc,
+             "walk(text: str) -> tuple[list[tuple[int, str, int]], set[str] | None]\n\n"
+             "Split `text` into chunks at spaces, tabs and line breaks. Return (offset, chunk,\n"
+             "flags) of every chunk recorded with flags other than 0, in text order, and the set\n"
+             "of chunks never recorded (None when there is none).");
+
+static PyObject *
+ChunkTable_walk(ChunkTable *self, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "walk() takes a str");
+        return NULL;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    PyObject *placed = PyList_New(0);
+    PyObject *unknown = NULL;
+    if (placed == NULL) {
+        return NULL;
+    }
+    Py_ssize_t i = 0;
+    while (i < size) {
+        if (is_delimiter(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t start = i;
+        uint64_t hash = FNV_OFFSET;
+        for (; i < size; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (is_delimiter(c)) {
+                break;
+            }
+            hash = mix(hash, c);
+        }
+        Entry *entry = find_slot(self, hash, kind, data, start, i);
+        if (entry->key == NULL) {
+            if (unknown == NULL && (unknown = PySet_New(NULL)) == NULL) {
+                goto error;
+            }
+            PyObject *chunk = PyUnicode_Substring(text, start, i);
+            if (chunk == NULL) {
+                goto error;
+            }
+            int added = PySet_Add(unknown, chunk);
+            Py_DECREF(chunk);
+            if (added < 0) {
+                goto error;
+            }
+        }
+        else if (entry->flags != 0) {
+            PyObject *found = Py_BuildValue("(nOl)", start, entry->key, entry->flags);
+            if (found == NULL) {
+                goto error;
+            }
+            int appended = PyList_Append(placed, found);
+            Py_DECREF(found);
+            if (appended < 0) {
+                goto error;
+            }
+        }
+    }
+    if (unknown == NULL) {
+        return Py_BuildValue("(NO)", placed, Py_None);
+    }
+    return Py_BuildValue("(NN)", placed, unknown);
+
+error:
+    Py_DECREF(placed);
+    Py_XDECREF(unknown);
+    return NULL;
+}
+
+static PyMethodDef ChunkTable_methods[] = {
+    {"update", (PyCFunction)ChunkTable_update, METH_O, update_doc},
+    {"get", (PyCFunction)ChunkTable_get, METH_O, get_doc},
+    {"walk", (PyCFunction)ChunkTable_walk, METH_O, walk_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PySequenceMethods ChunkTable_as_sequence = {
+    .sq_length = (lenfunc)ChunkTable_len,
+};
+
+static PyTypeObject ChunkTableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "service.match._chunks.ChunkTable",
+    .tp_doc = PyDoc_STR("What each whitespace-free chunk of text holds, for the matcher's memo."),
+    .tp_basicsize = sizeof(ChunkTable),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = ChunkTable_new,
+    .tp_dealloc = (destructor)ChunkTable_dealloc,
+    .tp_methods = ChunkTable_methods,
+    .tp_as_sequence = &ChunkTable_as_sequence,
+};
+
+static struct PyModuleDef chunks_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "service.match._chunks",
+    .m_doc = PyDoc_STR("The matcher's chunk memo, walked in C (see scan.py)."),
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC
+PyInit__chunks(void)
+{
+    if (PyType_Ready(&ChunkTableType) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&chunks_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&ChunkTableType);
+    if (PyModule_AddObject(module, "ChunkTable", (PyObject *)&ChunkTableType) < 0) {
+        Py_DECREF(&ChunkTableType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}
