@@ -153,7 +153,7 @@ def _extend(key: str, part: str) -> str:
 
 
 _BREAK_CHARS = ".!?;\n"
-_LOOKAHEAD = 200  # characters read after a word that may start a name; more only when needed
+_LOOKAHEAD = 80  # characters read after a word that may start a name; more only when needed
 
 
 def _bad_gap(gap: str) -> bool:

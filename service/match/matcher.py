@@ -96,8 +96,8 @@ class Matcher:
 def _scan(tables: Tables, index: int, text: str) -> FieldScan:
     if not text:
         return FieldScan(index, text, text)
-    norm, rare = normalise_marked(text)
-    return tables.scanner.scan(index, text, norm, rare)
+    norm, moved = normalise_marked(text)
+    return tables.scanner.scan(index, text, norm, moved)
 
 
 NameHits = dict[int, list[tuple[int, int, int, str]]]  # atom → (field, start, end, last word)

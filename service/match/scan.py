@@ -285,12 +285,12 @@ class Scanner:
                 flags[words[j]] |= bit
         state.table.update(flags)  # last: a chunk is known only once all it holds is recorded
 
-    def scan(self, index: int, original: str, norm: str, rare: bool = True) -> FieldScan:
+    def scan(self, index: int, original: str, norm: str, moved: tuple[str, ...] | None = None) -> FieldScan:
         """Every whole-word occurrence of a compiled variant in one normalised field.
 
-        `rare` is what `normalise_marked` said of `original` (True when not known).
+        `moved` is what `normalise_marked` said of `original` (None when not known).
         """
-        scan = FieldScan(index, original, norm, rare)
+        scan = FieldScan(index, original, norm, moved)
         if self.automaton is not None or self.indexes:
             state = self.memo.state
             placed, new = state.table.walk(norm)
@@ -386,13 +386,13 @@ def _starters(placed: list[Placed], starters: tuple[dict[str, tuple[int, ...]], 
 class FieldScan:
     """Whole-word occurrences of term variants in one field, keyed by text-token start."""
 
-    __slots__ = ("_offsets", "at", "by_variant", "ends", "index", "norm", "original", "rare", "starters")
+    __slots__ = ("_offsets", "at", "by_variant", "ends", "index", "moved", "norm", "original", "starters")
 
-    def __init__(self, index: int, original: str, norm: str, rare: bool = True) -> None:
+    def __init__(self, index: int, original: str, norm: str, moved: tuple[str, ...] | None = None) -> None:
         self.index = index
         self.original = original
         self.norm = norm
-        self.rare = rare  # see normalise_marked
+        self.moved = moved  # see normalise_marked
         self.ends: dict[int, int] = {}  # token start → token end
         self.at: dict[int, set[int]] = {}  # token start → variants found in that token
         self.by_variant: dict[int, list[int]] = {}  # variant → token starts
@@ -421,7 +421,7 @@ class FieldScan:
         if end > start and self.original.isascii():
             return start, end  # normalising ASCII only lowercases: offsets do not move
         if self._offsets is None:
-            self._offsets = normalise_with_offsets(self.original, self.norm, rare=self.rare)
+            self._offsets = normalise_with_offsets(self.original, self.norm, moved=self.moved)
         return self._offsets.original_span(start, end)
 
     def next_token(self, end: int, previous_start: int) -> int:

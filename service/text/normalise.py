@@ -225,7 +225,7 @@ class _Table:
     ordinals: dict[int, str]  # the same, for str.translate
     changed: _CharSet  # the characters of `output`
     resized: _CharSet  # those whose output is not exactly one character (for offsets)
-    frequent_resized: tuple[str, ...]  # the resized characters among _FREQUENT
+    frequent_resized: frozenset[str]  # the resized characters among _FREQUENT
     rare_resized: frozenset[str]  # and all the others
 
 
@@ -254,7 +254,7 @@ def _table() -> _Table:
         {ord(c): out for c, out in output.items()},
         _CharSet(list(output)),
         _CharSet(resized),
-        tuple(c for c in _FREQUENT if c in resized),
+        frozenset(c for c in _FREQUENT if c in resized),
         frozenset(c for c in resized if c not in _FREQUENT),
     )
 
@@ -275,32 +275,36 @@ def normalise(text: str) -> str:
     return normalise_marked(text)[0]
 
 
-def normalise_marked(text: str) -> tuple[str, bool]:
-    """`normalise(text)`, and whether `text` may hold a character that changes length other than
-    the frequent ones (tatweel, harakat, bidi marks).
+def normalise_marked(text: str) -> tuple[str, tuple[str, ...] | None]:
+    """`normalise(text)`, and the characters of `text` that change length when normalised, if they
+    are all frequent ones (tatweel, harakat, bidi marks, the ellipsis); None when it may hold others.
 
-    When it does not, `normalise_with_offsets` finds the characters that move offsets with a few
-    `str.find` scans instead of a regex scan over the whole text. Normalising already looks for
-    every character it changes, so it can tell at no extra cost.
+    `normalise_with_offsets` then finds them with a `str.find` scan each instead of a regex scan
+    over the whole text. Normalising already looks for every character it changes, so it can
+    tell at no extra cost.
     """
     if text.isascii():
-        return text.lower(), False
+        return text.lower(), ()
     table = _table()
     if len(text) <= _SHORT_TEXT:
-        return text.translate(table.ordinals), True
+        return text.translate(table.ordinals), None
     output = table.output
+    resized = table.frequent_resized
+    moved: list[str] = []
     for char in _FREQUENT:
         if char in text:
             text = text.replace(char, output[char])
+            if char in resized:
+                moved.append(char)
     found = table.changed.found_in(text)
     if not found:
-        return text, False
+        return text, tuple(moved)
     distinct = set(found)
     if len(distinct) > _MANY:
-        return _normalise_reference(text), True
+        return _normalise_reference(text), None
     for char in distinct:
         text = text.replace(char, output[char])
-    return text, not table.rare_resized.isdisjoint(distinct)
+    return text, tuple(moved) if table.rare_resized.isdisjoint(distinct) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,17 +347,19 @@ class Normalised:
         return first, last
 
 
-def normalise_with_offsets(text: str, normalised: str | None = None, *, rare: bool = True) -> Normalised:
+def normalise_with_offsets(
+    text: str, normalised: str | None = None, *, moved: tuple[str, ...] | None = None
+) -> Normalised:
     """Normalise `text` and keep what is needed to map any span back to `text`.
 
     Pass `normalised` when normalise(text) is already at hand, to skip computing it again, and
-    `rare=False` when `normalise_marked` said so of `text`.
+    `moved` when `normalise_marked` gave it.
     """
     folded = normalise(text) if normalised is None else normalised
     if text.isascii():
         return Normalised(folded, text, (), (), ())
     table = _table()
-    orig = table.resized.positions(text) if rare else _positions_of(text, table.frequent_resized)
+    orig = table.resized.positions(text) if moved is None else _positions_of(text, moved)
     # The character at orig[j] becomes lengths[j] characters; those before it became
     # sum(lengths[:j]) characters in place of j, which shifts where it lands. Done with C-level
     # iterators: an Arabic article with tatweel and harakat has dozens of such characters.

@@ -74,7 +74,6 @@ _ARABIC_TABLE: Final = str.maketrans(
     }
 )
 _ARABIC_ARTICLE = re.compile("^(?:[وفبك]?ال|لل)(?=..)")
-_DOUBLES = re.compile(r"(.)\1+")
 
 # Normalised Arabic function words: a window containing one is not a name (notes §3.4).
 STOP_WORDS: Final = frozenset(
@@ -153,14 +152,29 @@ STOP_WORDS: Final = frozenset(
 )
 
 
+def collapse_doubles(key: str) -> str:
+    """`key` with each run of one character cut to one, as re.sub(r"(.)\1+", r"\1", key) does.
+
+    Without the regex: its replacement template is expanded in Python for every match, and this
+    runs for every new word of every article. Like `.`, it leaves runs of line breaks alone.
+    """
+    kept: list[str] = []
+    previous = ""
+    for char in key:
+        if char != previous or char == "\n":
+            kept.append(char)
+        previous = char
+    return "".join(kept)
+
+
 def _tidy(key: str) -> str:
     """Collapse doubled letters and drop one final H (Haniyeh/هنية, Falih/فالح)."""
-    key = _DOUBLES.sub(r"\1", key)
+    key = collapse_doubles(key)
     return key[:-1] if key.endswith("H") and len(key) > 1 else key
 
 
 def _join(parts: tuple[str, ...]) -> str:
-    return _DOUBLES.sub(r"\1", "".join(parts))
+    return collapse_doubles("".join(parts))
 
 
 @lru_cache(maxsize=1 << 16)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from service.text.skeleton import name_skeletons
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.text.skeleton import collapse_doubles, name_skeletons
 
 
 @pytest.mark.parametrize(
@@ -27,3 +31,8 @@ def test_different_names_with_shared_parts_get_different_keys() -> None:
 
 def test_mixed_script_names_get_no_key() -> None:
     assert name_skeletons("Qaani قاآني") == ("", frozenset())
+
+
+@given(st.text(alphabet=st.sampled_from(list("aabbکك\n\nHh ")), max_size=30))
+def test_collapsing_doubles_does_what_the_regex_did(key: str) -> None:
+    assert collapse_doubles(key) == re.sub(r"(.)\1+", r"\1", key)
