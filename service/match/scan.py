@@ -3,10 +3,12 @@
 Whether a key occurrence stands as a whole word (with an allowed proclitic before it and an
 allowed suffix after it) depends only on the characters around it up to the nearest whitespace:
 the checks walk over letters, digits and the `.`/`,` of numbers, never over a space. So the field
-is split into whitespace-free chunks (`str.split`, in C) and each distinct chunk's whole-word hits,
-relative to the chunk, are remembered across fields and items in a `ChunkMemo`. News vocabulary
-repeats, so most chunks of an article were seen before and cost a dict lookup; the cost per article
-no longer grows with the number of terms (the automaton is not run over text already seen).
+is cut into whitespace-free chunks and each distinct chunk's whole-word hits, relative to the
+chunk, are remembered across fields and items in a `ChunkMemo`. News vocabulary repeats, so most
+chunks of an article were seen before and cost one table lookup; the cost per article no longer
+grows with the number of terms (the automaton is not run over text already seen). The table is
+`_chunks.ChunkTable`, written in C: it walks the field in place and makes a str only for a chunk
+it has not seen, where `_DictTable`, its Python twin, splits the field into one str per chunk.
 
 Chunks not seen before are analysed together: one Aho-Corasick pass (ahocorasick_rs, overlapping,
 so a word watched by one list and a phrase containing it watched by another are both found) over
