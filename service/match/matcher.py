@@ -84,9 +84,10 @@ class Matcher:
         scans = [_scan(tables, index, item.field_text(name)) for index, name in enumerate(FIELDS)]
         state = _ItemState(tables, scans)
         matches = []
+        feed, language = item.feed, item.language
         for number in sorted(_candidates(tables, state.present)):
             watchlist = tables.watchlists[number]
-            if _admits(watchlist, item):
+            if _admits(watchlist, feed, language):
                 found = state.match(watchlist)
                 if found is not None:
                     matches.append(found)
@@ -128,12 +129,19 @@ def _candidates(tables: Tables, present: set[int]) -> set[int]:
     return candidates
 
 
-def _admits(watchlist: CompiledWatchlist, item: Item) -> bool:
-    if watchlist.feeds and not any(fnmatchcase(item.feed, glob) for glob in watchlist.feeds):
-        return False
-    if watchlist.languages and item.language:
-        return language_code(item.language) in watchlist.languages
+def _admits(watchlist: CompiledWatchlist, feed: str, language: str | None) -> bool:
+    if watchlist.feeds:
+        for glob in watchlist.feeds:
+            if fnmatchcase(feed, glob):
+                break
+        else:
+            return False
+    if watchlist.languages and language:
+        return language_code(language) in watchlist.languages
     return True
+
+
+_NO_VARIANTS: list[int] = []
 
 
 def _sequence(
@@ -152,7 +160,7 @@ def _sequence(
         last, end = start, scan.ends[start]
         for slot in alternative[1:]:
             following = scan.next_token(end, last)
-            if following < 0 or slots[slot].isdisjoint(scan.at.get(following, ())):
+            if following < 0 or slots[slot].isdisjoint(scan.at.get(following, _NO_VARIANTS)):
                 break
             last, end = following, scan.ends[following]
         else:

@@ -363,15 +363,17 @@ def _place(scan: FieldScan, placed: list[Placed], hits: dict[str, ChunkHits]) ->
             begin = at + start  # FieldScan.add, inlined: this runs for every hit of the field
             ends[begin] = at + stop
             variants = at_token.get(begin)
-            if variants is None:
-                variants = at_token[begin] = set()
-            if variant not in variants:
-                variants.add(variant)
-                starts = by_variant.get(variant)
-                if starts is None:
-                    by_variant[variant] = [begin]
-                else:
-                    starts.append(begin)
+            if variants is None:  # the usual case: the first variant found in this token
+                at_token[begin] = [variant]
+            elif variant not in variants:
+                variants.append(variant)
+            else:
+                continue
+            starts = by_variant.get(variant)
+            if starts is None:
+                by_variant[variant] = [begin]
+            else:
+                starts.append(begin)
 
 
 def _starters(placed: list[Placed], starters: tuple[dict[str, tuple[int, ...]], ...]) -> list[list[int]]:
@@ -396,7 +398,7 @@ class FieldScan:
         self.norm = norm
         self.moved = moved  # see normalise_marked
         self.ends: dict[int, int] = {}  # token start → token end
-        self.at: dict[int, set[int]] = {}  # token start → variants found in that token
+        self.at: dict[int, list[int]] = {}  # token start → variants found in that token (a few)
         self.by_variant: dict[int, list[int]] = {}  # variant → token starts
         # Per skeleton index: where the words that may start a name stand (None: not looked for).
         self.starters: list[list[int]] | None = None
@@ -404,9 +406,9 @@ class FieldScan:
 
     def add(self, variant: int, begin: int, stop: int) -> None:
         self.ends[begin] = stop
-        found = self.at.setdefault(begin, set())
+        found = self.at.setdefault(begin, [])
         if variant not in found:
-            found.add(variant)
+            found.append(variant)
             self.by_variant.setdefault(variant, []).append(begin)
 
     def add_all(self, hits: Iterable[tuple[int, int, int, int]]) -> None:

@@ -67,7 +67,9 @@ def cases(draw: st.DrawFn) -> tuple[list[str], list[tuple[tuple[int, int], ...]]
 
 def _canonical(found: FieldScan) -> tuple[object, ...]:
     by_variant = {variant: sorted(starts) for variant, starts in found.by_variant.items()}
-    return found.ends, found.at, by_variant
+    at = {start: sorted(variants) for start, variants in found.at.items()}
+    assert all(len(set(variants)) == len(variants) for variants in at.values())  # each once
+    return found.ends, at, by_variant
 
 
 def _reference(keys: list[str], rules: Sequence[tuple[tuple[int, int], ...]], text: str) -> FieldScan:
