@@ -296,26 +296,11 @@ class EmbeddedStore:
 
         return await self._run(write)
 
-    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        sql = (
-            _DELIVERY_ROWS.format(extra="")
-            + "WHERE d.status='pending' AND d.next_attempt<=? ORDER BY d.next_attempt, a.created LIMIT ?"
-        )
-        rows = await self._run(lambda db: db.execute(sql, (now.timestamp(), limit)).fetchall())
-        return [_delivery(r) for r in rows]
-
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]:
         sql = _DELIVERY_ROWS.format(extra="") + "WHERE (? IS NULL OR d.status=?) ORDER BY a.created LIMIT ?"
         value = None if status is None else status.value
         rows = await self._run(lambda db: db.execute(sql, (value, value, limit)).fetchall())
         return [_delivery(r) for r in rows]
-
-    async def mark_delivered(self, alert_id: str, sink: str, now: datetime) -> None:
-        await self._update(alert_id, sink, "status='delivered', attempts=attempts+1", (), now)
-
-    async def schedule_retry(self, alert_id: str, sink: str, at: datetime, error: str) -> None:
-        sets = "attempts=attempts+1, next_attempt=?, last_error=?"
-        await self._update(alert_id, sink, sets, (at.timestamp(), error), datetime.now(UTC))
 
     async def outbox_depth(self) -> int:
         sql = "SELECT COUNT(*) FROM deliveries WHERE status='pending'"
@@ -446,23 +431,6 @@ class EmbeddedStore:
             self._note_in_flight(alert_id, slot)
             return True
         return False  # parked: the message cannot be edited
-
-    async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None:
-        await self._update(
-            alert_id, sink, "status='parked', attempts=attempts+1, last_error=?", (reason,), now
-        )
-
-    async def _update(
-        self, alert_id: str, sink: str, sets: str, args: tuple[Any, ...], now: datetime
-    ) -> None:
-        # Only a pending delivery moves: a delivered one is never reopened by a late retry.
-        sql = f"UPDATE deliveries SET {sets}, updated=? WHERE alert=? AND sink=? AND status='pending'"
-
-        def write(db: sqlite3.Connection) -> None:
-            with db:
-                db.execute(sql, (*args, now.timestamp(), alert_id, sink))
-
-        await self._run(write)
 
 
 def _acquire_lock(path: Path) -> int:

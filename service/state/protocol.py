@@ -139,14 +139,6 @@ class Store(Protocol):
         race.
         """
 
-    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]: ...
-
-    async def mark_delivered(self, alert_id: str, sink: str, now: datetime) -> None: ...
-
-    async def schedule_retry(self, alert_id: str, sink: str, at: datetime, error: str) -> None: ...
-
-    async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None: ...
-
     async def outbox_depth(self) -> int:
         """How many deliveries are pending (for the `newsalert_outbox_pending` gauge)."""
 

@@ -53,16 +53,6 @@ end
 return 1
 """
 
-# KEYS: delivery hash, due zset; ARGV: status, next, error, member. Only a pending delivery moves.
-UPDATE = r"""
-if redis.call('HGET', KEYS[1], 'status') ~= 'pending' then return 0 end
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'next', ARGV[2], 'error', ARGV[3])
-if ARGV[1] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
-else redis.call('ZREM', KEYS[2], ARGV[4]) end
-return 1
-"""
-
 # Claims live in the delivery hash: `token` (the latest claim's fencing token, only ever growing),
 # `owner` and `until` (the claim's expiry on the server's clock, ms). Claiming never moves the due
 # zset, so an expired claim is simply due again and the next scan takes it over.

@@ -43,7 +43,6 @@ _SCRIPTS = {
     "unseen": redis_lua.UNSEEN_ITEMS,
     "remember": redis_lua.REMEMBER_ITEMS,
     "enqueue": redis_lua.ENQUEUE,
-    "update": redis_lua.UPDATE,
     "claim_due": redis_lua.CLAIM_DUE,
     "ack": redis_lua.ACK_DELIVERIES,
     "note_outlets": redis_lua.NOTE_OUTLETS,
@@ -305,10 +304,6 @@ class RedisStore:
         ]
         return list(await self._script("note_outlets", keys, args))
 
-    async def due_deliveries(self, now: datetime, limit: int = 100) -> list[Delivery]:
-        members = await self._call(self.redis.zrangebyscore(self.keys.due, "-inf", now.timestamp(), 0, limit))
-        return await self._load(members)
-
     async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]:
         """Oldest first, `limit` of them with `status`, however many of another status come before.
 
@@ -355,15 +350,6 @@ class RedisStore:
                 out.append(_delivery(member, fields, body))
         return out
 
-    async def mark_delivered(self, alert_id: str, sink: str, now: datetime) -> None:
-        await self._move(alert_id, sink, "delivered", now.timestamp(), "")
-
-    async def schedule_retry(self, alert_id: str, sink: str, at: datetime, error: str) -> None:
-        await self._move(alert_id, sink, "pending", at.timestamp(), error)
-
-    async def park(self, alert_id: str, sink: str, reason: str, now: datetime) -> None:
-        await self._move(alert_id, sink, "parked", now.timestamp(), reason)
-
     async def outbox_depth(self) -> int:
         return int(await self._call(self.redis.zcard(self.keys.due)))
 
@@ -397,11 +383,6 @@ class RedisStore:
                 args += [member, ack.token, status, stamp, ack.error, ack.receipt or ""]
             applied += [bool(n) for n in await self._script("ack", keys, args)]
         return applied
-
-    async def _move(self, alert_id: str, sink: str, status: str, at: float, error: str) -> None:
-        member = f"{alert_id}{_SEP}{sink}"
-        keys = [self.keys.delivery_prefix + member, self.keys.due]
-        await self._script("update", keys, [status, at, error, member])
 
 
 def _ms(seconds: float) -> int:

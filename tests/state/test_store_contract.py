@@ -75,19 +75,23 @@ async def test_an_alert_is_enqueued_once_with_one_delivery_per_sink(store: Store
     alert = make_alert()
     assert await store.enqueue_alert(alert, ["s1", "s2"], NOW) is True
     assert await store.enqueue_alert(alert, ["s1", "s2"], NOW) is False
-    due = await store.due_deliveries(NOW)
+    due = await store.claim_due(NOW, "replica-a", 30)
     assert sorted(d.sink for d in due) == ["s1", "s2"]
     assert due[0].alert == alert
-    assert all(d.status is DeliveryStatus.PENDING for d in due)
+    assert all(d.status is DeliveryStatus.PENDING and d.attempts == 0 for d in due)
 
 
 async def test_delivered_and_parked_deliveries_are_no_longer_due(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1", "s2", "s3"], NOW)
-    await store.mark_delivered("a1", "s1", NOW)
-    await store.park("a1", "s2", "HTTP 400: bad", NOW)
-    await store.schedule_retry("a1", "s3", NOW + timedelta(minutes=5), "HTTP 503")
-    assert await store.due_deliveries(NOW) == []
-    later = await store.due_deliveries(NOW + timedelta(minutes=5))
+    claimed = {d.sink: d for d in await store.claim_due(NOW, "replica-a", 30)}
+    outcomes = [
+        ack(claimed["s1"], DeliveryStatus.DELIVERED),
+        ack(claimed["s2"], DeliveryStatus.PARKED, error="HTTP 400: bad"),
+        ack(claimed["s3"], DeliveryStatus.PENDING, NOW + timedelta(minutes=5), "HTTP 503"),
+    ]
+    assert await store.ack_deliveries(outcomes) == [True] * 3
+    assert await store.claim_due(NOW, "replica-b", 30) == []
+    later = await store.claim_due(NOW + timedelta(minutes=5), "replica-b", 30)
     assert [(d.sink, d.attempts, d.last_error) for d in later] == [("s3", 1, "HTTP 503")]
     by_status = {d.sink: d.status for d in await store.deliveries()}
     assert by_status == {
@@ -101,9 +105,11 @@ async def test_delivered_and_parked_deliveries_are_no_longer_due(store: Store) -
 
 async def test_a_delivered_alert_is_never_reopened_by_a_late_retry(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1"], NOW)
-    await store.mark_delivered("a1", "s1", NOW)
-    await store.schedule_retry("a1", "s1", NOW, "late timeout")
-    assert await store.due_deliveries(NOW + timedelta(hours=1)) == []
+    [claimed] = await store.claim_due(NOW, "replica-a", 30)
+    assert await store.ack_deliveries([ack(claimed, DeliveryStatus.DELIVERED)]) == [True]
+    late = ack(claimed, DeliveryStatus.PENDING, NOW, "late timeout")  # the same claim, answering again
+    assert await store.ack_deliveries([late]) == [False]
+    assert await store.claim_due(NOW + timedelta(hours=1), "replica-b", 30) == []
     assert (await store.deliveries())[0].status is DeliveryStatus.DELIVERED
 
 
@@ -415,15 +421,22 @@ async def test_an_expired_claim_nobody_took_over_is_still_acknowledged(store: St
 
 async def test_a_claim_never_returns_a_delivered_or_parked_delivery(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
-    await store.mark_delivered("a1", "s1", NOW)
-    await store.park("a1", "s2", "gone", NOW)
-    assert await store.claim_due(NOW + timedelta(hours=1), "replica-a", 30) == []
+    claimed = {d.sink: d for d in await store.claim_due(NOW, "replica-a", 0.1)}
+    done = [
+        ack(claimed["s1"], DeliveryStatus.DELIVERED),
+        ack(claimed["s2"], DeliveryStatus.PARKED, error="gone"),
+    ]
+    assert await store.ack_deliveries(done) == [True, True]
+    await asyncio.sleep(0.2)  # the claims have expired: only the outcomes keep them from being due
+    assert await store.claim_due(NOW + timedelta(hours=1), "replica-b", 30) == []
 
 
 async def test_the_outbox_depth_counts_pending_deliveries(store: Store) -> None:
     assert await store.outbox_depth() == 0
     await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
-    await store.mark_delivered("a1", "s1", NOW)
+    claimed = {d.sink: d for d in await store.claim_due(NOW, "replica-a", 30)}
+    assert await store.outbox_depth() == 2  # claimed is still owed
+    assert await store.ack_deliveries([ack(claimed["s1"], DeliveryStatus.DELIVERED)]) == [True]
     assert await store.outbox_depth() == 1
 
 
