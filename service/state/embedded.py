@@ -92,6 +92,8 @@ class EmbeddedStore:
         self._lock_fd: int | None = None
         self._mutex = threading.Lock()
         self._claims: dict[tuple[str, str], _Claim] = {}
+        # The latest spent claims and what they were spent on, oldest first.
+        self._acked: dict[tuple[str, str], tuple[int, str]] = {}
         # (alert, slot) of claimed deliveries whose alert gained outlets after the claim read it.
         self._renote: set[tuple[str, str]] = set()
         self._last_token = 0
@@ -339,15 +341,17 @@ class EmbeddedStore:
     async def ack_deliveries(self, acks: Sequence[Ack]) -> list[bool]:
         def write(db: sqlite3.Connection) -> list[bool]:
             applied: list[bool] = []
-            spent: set[tuple[str, str]] = set()
+            spent: dict[tuple[str, str], tuple[int, str]] = {}
             with db:
                 for ack in acks:
                     key = (ack.alert_id, ack.slot)
+                    outcome = (ack.token, _outcome(ack))
                     current = self._claims.get(key)
-                    if current is None or current.token != ack.token or key in spent:
-                        applied.append(False)
+                    if key in spent or current is None or current.token != ack.token:
+                        # The same ack again (in this batch, or retried) reads as applied.
+                        applied.append(spent.get(key, self._acked.get(key)) == outcome)
                         continue
-                    spent.add(key)  # whether or not the row still moves
+                    spent[key] = outcome  # whether or not the row still moves
                     if ack.releases:
                         applied.append(True)
                         continue
@@ -359,9 +363,12 @@ class EmbeddedStore:
                         self._ensure_edit(db, ack.alert_id, ack.sink, at)
             # Only once the transaction committed are the claims spent: a failed write leaves them,
             # so the same outcomes can be written again instead of being refused as stale.
-            for key in spent:
+            for key, outcome in spent.items():
                 self._claims.pop(key, None)
                 self._renote.discard(key)
+                self._acked[key] = outcome
+            while len(self._acked) > _ACKED_KEPT:  # only a retry soon after needs them
+                del self._acked[next(iter(self._acked))]
             return applied
 
         return await self._run(write)
@@ -446,6 +453,13 @@ def _acquire_lock(path: Path) -> int:
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
+
+
+_ACKED_KEPT = 10_000
+
+
+def _outcome(ack: Ack) -> str:
+    return "release" if ack.releases else ack.status.value
 
 
 def _apply_ack(db: sqlite3.Connection, ack: Ack) -> bool:

@@ -159,8 +159,10 @@ class Store(Protocol):
         """Write how claimed deliveries ended, in one call; for each ack, whether it was applied.
 
         An ack applies only while its token is still the delivery's latest claim and the delivery is
-        pending: a stale claimant's ack never overrides a newer claim. An applied ack spends its claim
-        (a repeat of it is refused). A DELIVERED ack stores its receipt (an edit's keeps the one it
+        pending: a stale claimant's ack never overrides a newer claim. An applied ack spends its claim.
+        The same ack sent again (same token and outcome: a batch retried after a store error that
+        may have come after part of it was written) reads as applied and changes nothing; any other
+        ack under a spent claim is refused. A DELIVERED ack stores its receipt (an edit's keeps the one it
         edited); when the alert's outlets changed while that send or edit was in flight, an edit is
         made due (see `note_outlets`).
         """

@@ -135,7 +135,8 @@ end
 # KEYS: due zset, index zset; ARGV: delivery key prefix, then six per ack: member, token, status
 # ('delivered', 'parked', 'pending' for a retry, 'release'), at, error, receipt. Returns 1 (applied)
 # or 0 per ack. An ack applies only to a pending delivery whose latest claim is its token, and
-# spends that claim.
+# spends that claim, recording it and the outcome as `acked`: the same ack sent again (a batch
+# retried after a later call of it failed) is answered 1 and changes nothing.
 ACK_DELIVERIES = (
     ENSURE_EDIT
     + r"""
@@ -143,10 +144,11 @@ local out = {}
 for i = 2, #ARGV, 6 do
   local member, status = ARGV[i], ARGV[i + 2]
   local key = ARGV[1] .. member
-  local f = redis.call('HMGET', key, 'status', 'token', 'renote')
+  local f = redis.call('HMGET', key, 'status', 'token', 'renote', 'acked')
   if f[1] == 'pending' and f[2] == ARGV[i + 1] then
     redis.call('HINCRBY', key, 'token', 1)
     redis.call('HDEL', key, 'owner', 'until', 'renote')
+    redis.call('HSET', key, 'acked', ARGV[i + 1] .. ':' .. status)
     if status ~= 'release' then
       redis.call('HINCRBY', key, 'attempts', 1)
       redis.call('HSET', key, 'status', status, 'next', ARGV[i + 3], 'error', ARGV[i + 4])
@@ -162,6 +164,8 @@ for i = 2, #ARGV, 6 do
       end
     end
     out[#out + 1] = 1
+  elseif f[4] == ARGV[i + 1] .. ':' .. status then
+    out[#out + 1] = 1  -- this very ack, applied before
   else
     out[#out + 1] = 0
   end

@@ -285,3 +285,40 @@ async def test_deliveries_that_expired_with_their_alert_leave_the_due_set_and_th
             await client.delete(*keys)
         await client.aclose()
         await store.close()
+
+
+async def test_an_ack_batch_retried_after_a_later_call_failed_is_applied_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Acks go in calls of ACK_CHUNK: when one fails, the caller retries them all, and those already
+    applied must read as applied (not refused, which the outbox would log) without applying twice."""
+    from service.state import redis_store
+    from service.state.protocol import Ack, DeliveryStatus
+    from tests.state.test_store_contract import make_alert
+
+    monkeypatch.setattr(redis_store, "ACK_CHUNK", 2)
+    prefix = f"t-acks-{uuid.uuid4().hex[:8]}:"
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    await store.open()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        for name in ("a0", "a1", "a2"):
+            await store.enqueue_alert(make_alert(name), ["s"], NOW)
+        claimed = sorted(await store.claim_due(NOW, "o", 60), key=lambda d: d.alert.id)
+        acks = [Ack(d.alert.id, "s", d.claim, DeliveryStatus.DELIVERED, NOW) for d in claimed]
+        broken = store.keys.delivery_prefix + "zz\x1fs"
+        await client.set(broken, "not a delivery")  # fails the second call, after a2 was applied
+        with pytest.raises(StoreError):
+            await store.ack_deliveries([*acks, Ack("zz", "s", 1, DeliveryStatus.DELIVERED, NOW)])
+        await client.delete(broken)
+        assert await store.ack_deliveries(acks) == [True, True, True]
+        done = {d.alert.id: (d.status, d.attempts) for d in await store.deliveries()}
+        assert done == {name: (DeliveryStatus.DELIVERED, 1) for name in ("a0", "a1", "a2")}
+        stale = Ack("a0", "s", claimed[0].claim + 1, DeliveryStatus.PARKED, NOW)
+        assert await store.ack_deliveries([stale]) == [False]  # another token is still refused
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        await store.close()

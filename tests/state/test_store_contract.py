@@ -350,7 +350,14 @@ async def test_acks_move_claimed_deliveries_in_one_call(store: Store) -> None:
         ack(by_sink["s4"], DeliveryStatus.PENDING, None),  # not reached: given back
     ]
     assert await store.ack_deliveries(acks) == [True] * 4
-    assert await store.ack_deliveries(acks) == [False] * 4  # an applied ack spends its claim
+    # The same acks again (a retried batch): read as applied, and nothing moves twice.
+    assert await store.ack_deliveries(acks) == [True] * 4
+    # Another outcome under a spent claim is refused.
+    other = [
+        ack(by_sink["s1"], DeliveryStatus.PARKED, error="late"),
+        ack(by_sink["s3"], DeliveryStatus.DELIVERED),
+    ]
+    assert await store.ack_deliveries(other) == [False, False]
     found = {d.sink: (d.status, d.attempts, d.last_error) for d in await store.deliveries()}
     assert found == {
         "s1": (DeliveryStatus.DELIVERED, 1, None),
