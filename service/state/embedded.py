@@ -33,7 +33,7 @@ from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch, pa
 
 T = TypeVar("T")
 SCHEMA_VERSION = 3
-PURGE_EVERY = 60.0  # seconds of `now` between sweeps of expired stories
+PURGE_EVERY = 60.0  # seconds of `now` between sweeps of expired stories, and of settled alerts
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feeds (name TEXT PRIMARY KEY, state TEXT NOT NULL);
@@ -44,6 +44,7 @@ CREATE INDEX IF NOT EXISTS seen_expires ON seen (expires);
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, watchlist TEXT NOT NULL, created REAL NOT NULL, body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS alerts_created ON alerts (created);
 CREATE TABLE IF NOT EXISTS deliveries (
     alert TEXT NOT NULL, sink TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt REAL NOT NULL, last_error TEXT, updated REAL NOT NULL, PRIMARY KEY (alert, sink)
@@ -88,6 +89,7 @@ class EmbeddedStore:
         self.seen_ttl = seen_ttl
         self.story_ttl = story_ttl
         self._purged = float("-inf")
+        self._alerts_pruned = float("-inf")
         self._db: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._mutex = threading.Lock()
@@ -283,6 +285,9 @@ class EmbeddedStore:
 
         def write(db: sqlite3.Connection) -> bool:
             with db:
+                if stamp - self._alerts_pruned >= PURGE_EVERY:
+                    _prune_alerts(db, stamp - self.seen_ttl)
+                    self._alerts_pruned = stamp
                 cur = db.execute(
                     "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?)",
                     (alert.id, alert.watchlist, stamp, body),
@@ -453,6 +458,24 @@ def _acquire_lock(path: Path) -> int:
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
+
+
+# Alerts created before a cutoff with nothing left to send (every delivery delivered or parked).
+_SETTLED = (
+    "SELECT id FROM alerts WHERE created <= ? AND NOT EXISTS "
+    "(SELECT 1 FROM deliveries d WHERE d.alert = alerts.id AND d.status = 'pending')"
+)
+
+
+def _prune_alerts(db: sqlite3.Connection, cutoff: float) -> None:
+    """Forget alerts settled and older than `seen_ttl`, as Redis lets them expire.
+
+    An alert still owed to a sink stays however old it is. Its deliveries, receipts and its place in
+    the alert ledger go with it: the items behind it are forgotten by then too (`seen_ttl`).
+    """
+    for table in ("receipts", "deliveries"):
+        db.execute(f"DELETE FROM {table} WHERE alert IN ({_SETTLED})", (cutoff,))
+    db.execute(f"DELETE FROM alerts WHERE id IN ({_SETTLED})", (cutoff,))
 
 
 _ACKED_KEPT = 10_000

@@ -31,3 +31,40 @@ async def test_expired_stories_are_swept_out_of_the_file(tmp_path: Path) -> None
         assert count_rows(tmp_path, "story_item") == 1
     finally:
         await store.close()
+
+
+async def test_settled_alerts_older_than_seen_ttl_leave_the_file_and_owed_ones_stay(tmp_path: Path) -> None:
+    """Redis lets alerts and deliveries expire after seen_ttl; the embedded store sweeps settled ones."""
+    from service.state.protocol import Ack, DeliveryStatus
+    from tests.state.test_store_contract import make_alert
+
+    store = EmbeddedStore(tmp_path, seen_ttl=3600)
+    await store.open()
+    try:
+        for name in ("sent", "parked", "owed"):
+            await store.enqueue_alert(make_alert(name), ["s"], NOW)
+        claimed = {d.alert.id: d for d in await store.claim_due(NOW, "o", 60)}
+        outcomes = [
+            Ack("sent", "s", claimed["sent"].claim, DeliveryStatus.DELIVERED, NOW, "", '{"m": 1}'),
+            Ack("parked", "s", claimed["parked"].claim, DeliveryStatus.PARKED, NOW, "HTTP 400"),
+            Ack("owed", "s", claimed["owed"].claim, DeliveryStatus.PENDING, NOW + timedelta(days=9)),
+        ]
+        assert await store.ack_deliveries(outcomes) == [True] * 3
+        assert count_rows(tmp_path, "receipts") == 1
+        soon = NOW + timedelta(seconds=3000)  # within seen_ttl: nothing goes
+        assert await store.enqueue_alert(make_alert("next"), ["s"], soon)
+        assert count_rows(tmp_path, "alerts") == 4
+        later = NOW + timedelta(seconds=3600 + PURGE_EVERY)
+        assert await store.enqueue_alert(make_alert("last"), ["s"], later)
+        left = {d.alert.id: d.status for d in await store.deliveries()}
+        assert left == {
+            "owed": DeliveryStatus.PENDING,
+            "next": DeliveryStatus.PENDING,
+            "last": DeliveryStatus.PENDING,
+        }
+        assert count_rows(tmp_path, "alerts") == 3
+        assert count_rows(tmp_path, "receipts") == 0
+        # Forgotten with its items: the same alert again, a month on, is a new alert.
+        assert await store.enqueue_alert(make_alert("sent"), ["s"], later)
+    finally:
+        await store.close()
