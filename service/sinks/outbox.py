@@ -402,8 +402,8 @@ class Outbox:
             self._ack(delivery, DeliveryStatus.DELIVERED, now, receipt=receipt)
         stats.count(sink, "delivered", len(batch))
         elapsed = (now - started).total_seconds()
-        for _ in batch:
-            self._telemetry.delivery_finished(sink, "delivered", elapsed)
+        for delivery in batch:  # an edit of a message already sent is not a second delivery
+            self._telemetry.delivery_finished(sink, "edited" if delivery.edit else "delivered", elapsed)
         event = (
             "digest_delivered" if len(batch) > 1 else "alert_edited" if batch[0].edit else "alert_delivered"
         )

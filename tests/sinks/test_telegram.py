@@ -29,6 +29,7 @@ from service.sinks.split import visible_text
 from service.sinks.telegram import TelegramBot, TelegramSink
 from service.state.embedded import EmbeddedStore
 from service.state.protocol import DeliveryStatus
+from service.telemetry import NullTelemetry
 from tests.peers import DROP_AFTER, DROP_BEFORE, BotApi
 from tests.sinks.test_outbox import FakeClock
 from tests.sinks.test_render import make_alert
@@ -600,3 +601,35 @@ async def test_many_outlets_are_capped_so_the_edited_message_still_fits(
     await target.edit(replace(first, also_reported_by=outlets), receipt)
     [edit] = bot_api.edits
     assert len(edit["text"]) <= 4096 and edit["text"].endswith("and 50 more")
+
+
+class RecordingTelemetry(NullTelemetry):
+    def __init__(self) -> None:
+        self.outcomes: list[tuple[str, str]] = []
+
+    def delivery_finished(self, sink: str, outcome: str, duration: float | None) -> None:
+        self.outcomes.append((sink, outcome))
+
+
+async def test_an_edit_is_counted_as_edited_not_as_another_delivery(
+    tmp_path: Path, bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
+) -> None:
+    store = EmbeddedStore(tmp_path / "state")
+    await store.open()
+    telemetry, clock = RecordingTelemetry(), FakeClock()
+    box = Outbox(
+        store,
+        {"t": sink(session, bot_api, bot)},
+        clock=clock,
+        log=structlog.get_logger(),
+        idle_pause=0,
+        telemetry=telemetry,
+    )
+    try:
+        await store.enqueue_alert(alert(), ["t"], clock())
+        await box.deliver_due()
+        assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
+        await box.deliver_due()
+        assert telemetry.outcomes == [("t", "delivered"), ("t", "edited")]
+    finally:
+        await store.close()
