@@ -39,14 +39,32 @@ _WEIGHT = re.compile(r"\^([0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)")
 _NEEDS_QUOTES = re.compile(r"[\s()\"^]")
 
 
-@dataclass(frozen=True, slots=True)
 class Term:
-    """One atom. `text` is the word (without `*`), the phrase inside its quotes, or the @name."""
+    """One atom. `text` is the word (without `*`), the phrase inside its quotes, or the @name.
 
-    kind: TermKind
-    text: str
-    weight: float = 1.0
-    column: int = field(default=0, compare=False)
+    A plain class, not a frozen dataclass: compiled, its constructor is native (a dataclass's stays
+    Python), and a compile makes one per query term. Equal when kind, text and weight are (the
+    column where it was written does not count); never changed after it is made.
+    """
+
+    __slots__ = ("column", "kind", "text", "weight")
+
+    def __init__(self, kind: TermKind, text: str, weight: float = 1.0, column: int = 0) -> None:
+        self.kind: TermKind = kind
+        self.text = text
+        self.weight = weight
+        self.column = column
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Term):
+            return NotImplemented
+        return self.kind == other.kind and self.text == other.text and self.weight == other.weight
+
+    def __hash__(self) -> int:
+        return hash((self.kind, self.text, self.weight))
+
+    def __repr__(self) -> str:
+        return f"Term(kind={self.kind!r}, text={self.text!r}, weight={self.weight!r}, column={self.column!r})"
 
     @property
     def label(self) -> str:
@@ -89,12 +107,14 @@ Query: TypeAlias = Term | Not | And | Or | Near
 # ---------------------------------------------------------------- lexer
 
 
-@dataclass(slots=True)
 class _Lexeme:
-    kind: str  # ( ) AND OR NOT - NEAR ATOM END
-    column: int
-    term: Term | None = None
-    distance: int = 0
+    __slots__ = ("column", "distance", "kind", "term")
+
+    def __init__(self, kind: str, column: int, term: Term | None = None, distance: int = 0) -> None:
+        self.kind = kind  # ( ) AND OR NOT - NEAR ATOM END
+        self.column = column
+        self.term = term
+        self.distance = distance
 
 
 def _fail(reason: str, index: int) -> QuerySyntaxError:
@@ -107,10 +127,12 @@ _ASCII_WORD = re.compile("[A-Za-z0-9]")
 def _has_words(text: str) -> bool:
     """Does `text` hold a word once normalised? (ASCII: a letter or digit, the only tokens.)"""
     if text.isascii():
+        if text.isalnum():  # the usual term: one word
+            return True
         return _ASCII_WORD.search(text) is not None
     folded = normalise(text)
     # A letter or digit is always a token character (checked over every code point by a test).
-    return any(map(str.isalnum, folded)) or has_tokens(folded)
+    return folded.isalnum() or any(map(str.isalnum, folded)) or has_tokens(folded)
 
 
 def _read_quoted(text: str, start: int, what: str) -> tuple[str, int]:
