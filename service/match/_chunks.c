@@ -22,7 +22,7 @@
 typedef struct {
     uint64_t hash;
     PyObject *key; /* a str, owned; NULL marks an empty slot */
-    long flags;
+    long long flags;
 } Entry;
 
 typedef struct {
@@ -32,8 +32,33 @@ typedef struct {
     Py_ssize_t used;
 } ChunkTable;
 
+/* Python 3.11 may hand over a string not yet "ready" (built through the old Py_UNICODE API);
+ * from 3.12 every string is, and PyUnicode_READY is deprecated. */
+#if PY_VERSION_HEX < 0x030C0000
+#define READY(text) PyUnicode_READY(text)
+#else
+#define READY(text) 0
+#endif
+
 #define FNV_OFFSET 1469598103934665603ULL
 #define FNV_PRIME 1099511628211ULL
+
+/* Feed text reaches the table, so its hashing must not be predictable from outside: every hash
+ * starts from a per-process seed (taken from str hashing, so PYTHONHASHSEED governs it), and a slot
+ * is chosen from all 64 bits through a finaliser, since FNV's low bits depend only on the low bits
+ * of each character. */
+static uint64_t hash_seed;
+
+static inline Py_ssize_t
+slot_of(uint64_t hash, Py_ssize_t mask)
+{
+    hash ^= hash >> 33;
+    hash *= 0xff51afd7ed558ccdULL;
+    hash ^= hash >> 33;
+    hash *= 0xc4ceb9fe1a85ec53ULL;
+    hash ^= hash >> 33;
+    return (Py_ssize_t)(hash & (uint64_t)mask);
+}
 
 /* The chunk delimiters of scan.py: the space and the whitespace normalised text usually holds. */
 static inline int
@@ -52,7 +77,7 @@ mix(uint64_t hash, Py_UCS4 c)
 static uint64_t
 hash_span(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
 {
-    uint64_t hash = FNV_OFFSET;
+    uint64_t hash = FNV_OFFSET ^ hash_seed;
     for (Py_ssize_t i = start; i < end; i++) {
         hash = mix(hash, PyUnicode_READ(kind, data, i));
     }
@@ -84,7 +109,7 @@ static Entry *
 find_slot(ChunkTable *self, uint64_t hash, int kind, const void *data, Py_ssize_t start,
           Py_ssize_t end)
 {
-    Py_ssize_t at = (Py_ssize_t)(hash & (uint64_t)self->mask);
+    Py_ssize_t at = slot_of(hash, self->mask);
     for (;;) {
         Entry *entry = &self->slots[at];
         if (entry->key == NULL) {
@@ -109,7 +134,7 @@ grow(ChunkTable *self)
     for (Py_ssize_t i = 0; i <= self->mask; i++) {
         Entry *old = &self->slots[i];
         if (old->key != NULL) {
-            Py_ssize_t at = (Py_ssize_t)(old->hash & (uint64_t)(capacity - 1));
+            Py_ssize_t at = slot_of(old->hash, capacity - 1);
             while (slots[at].key != NULL) {
                 at = (at + 1) & (capacity - 1);
             }
@@ -123,7 +148,7 @@ grow(ChunkTable *self)
 }
 
 static int
-store(ChunkTable *self, PyObject *chunk, long flags)
+store(ChunkTable *self, PyObject *chunk, long long flags)
 {
     int kind = PyUnicode_KIND(chunk);
     const void *data = PyUnicode_DATA(chunk);
@@ -134,14 +159,17 @@ store(ChunkTable *self, PyObject *chunk, long flags)
         entry->flags = flags;
         return 0;
     }
+    if ((self->used + 1) * 2 > self->mask + 1) {
+        if (grow(self) < 0) {
+            return -1;
+        }
+        entry = find_slot(self, hash, kind, data, 0, length);
+    }
     Py_INCREF(chunk);
     entry->key = chunk;
     entry->hash = hash;
     entry->flags = flags;
     self->used++;
-    if (self->used * 2 > self->mask + 1) {
-        return grow(self);
-    }
     return 0;
 }
 
@@ -198,11 +226,14 @@ ChunkTable_update(ChunkTable *self, PyObject *flags)
     Py_ssize_t position = 0;
     PyObject *chunk, *value;
     while (PyDict_Next(flags, &position, &chunk, &value)) {
-        if (!PyUnicode_CheckExact(chunk) || !PyLong_Check(value)) {
+        if (!PyUnicode_Check(chunk) || !PyLong_Check(value)) {
             PyErr_SetString(PyExc_TypeError, "update() takes a dict of str to int");
             return NULL;
         }
-        long number = PyLong_AsLong(value);
+        if (READY(chunk) < 0) {
+            return NULL;
+        }
+        long long number = PyLong_AsLongLong(value);
         if (number == -1 && PyErr_Occurred()) {
             return NULL;
         }
@@ -224,6 +255,9 @@ ChunkTable_get(ChunkTable *self, PyObject *chunk)
         PyErr_SetString(PyExc_TypeError, "get() takes a str");
         return NULL;
     }
+    if (READY(chunk) < 0) {
+        return NULL;
+    }
     int kind = PyUnicode_KIND(chunk);
     const void *data = PyUnicode_DATA(chunk);
     Py_ssize_t length = PyUnicode_GET_LENGTH(chunk);
@@ -234,7 +268,7 @@ ChunkTable_get(ChunkTable *self, PyObject *chunk)
     if (entry->key == NULL) {
         Py_RETURN_NONE;
     }
-    return PyLong_FromLong(entry->flags);
+    return PyLong_FromLongLong(entry->flags);
 }
 
 PyDoc_STRVAR(walk_doc,
@@ -248,6 +282,9 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
 {
     if (!PyUnicode_Check(text)) {
         PyErr_SetString(PyExc_TypeError, "walk() takes a str");
+        return NULL;
+    }
+    if (READY(text) < 0) {
         return NULL;
     }
     int kind = PyUnicode_KIND(text);
@@ -265,7 +302,7 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
             continue;
         }
         Py_ssize_t start = i;
-        uint64_t hash = FNV_OFFSET;
+        uint64_t hash = FNV_OFFSET ^ hash_seed;
         for (; i < size; i++) {
             Py_UCS4 c = PyUnicode_READ(kind, data, i);
             if (is_delimiter(c)) {
@@ -289,7 +326,7 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
             }
         }
         else if (entry->flags != 0) {
-            PyObject *found = Py_BuildValue("(nOl)", start, entry->key, entry->flags);
+            PyObject *found = Py_BuildValue("(nOL)", start, entry->key, entry->flags);
             if (found == NULL) {
                 goto error;
             }
@@ -346,6 +383,16 @@ PyInit__chunks(void)
     if (PyType_Ready(&ChunkTableType) < 0) {
         return NULL;
     }
+    PyObject *salt = PyUnicode_FromString("service.match._chunks seed");
+    if (salt == NULL) {
+        return NULL;
+    }
+    Py_hash_t seed = PyObject_Hash(salt);
+    Py_DECREF(salt);
+    if (seed == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    hash_seed = (uint64_t)seed * 0x9e3779b97f4a7c15ULL;
     PyObject *module = PyModule_Create(&chunks_module);
     if (module == NULL) {
         return NULL;

@@ -197,3 +197,32 @@ def test_the_memo_starts_afresh_once_it_holds_its_limit() -> None:
     assert scanner.memo.state is not first  # 3 + 3 new chunks would pass the limit of 5
     assert len(scanner.memo.state.table) == 4
     assert found.by_variant == {0: [6]}
+
+
+def test_a_chunk_table_that_cannot_grow_refuses_the_new_chunk_and_stays_usable() -> None:
+    """Out of memory while growing: the chunk is not recorded, and lookups still end."""
+    import _testcapi  # type: ignore[import-not-found]
+
+    from service.match import engine_build
+
+    table = scan_module.new_table()
+    if engine_build() != "compiled":  # the dict twin grows inside CPython: nothing of ours to fail
+        assert isinstance(table, scan_module._DictTable)
+        return
+    table.update({f"k{n:05d}": 1 for n in range(512)})  # a full half of the first 1,024 slots
+    # Fewer than the free slots: a regression fails the assertions below instead of hanging.
+    batches = [{f"new{n:05d}": 1} for n in range(400)]  # made first: no allocation may fail but growth's
+    refused = 0
+    for batch in batches:
+        _testcapi.set_nomemory(0, 1)  # the next allocation fails: the table's growth
+        try:
+            table.update(batch)
+        except MemoryError:
+            refused += 1
+        finally:
+            _testcapi.remove_mem_hooks()
+    assert refused == 400
+    assert len(table) == 512
+    assert table.get("new00000") is None and table.get("absent") is None
+    table.update({"after": 2})  # memory is back: growth works again
+    assert len(table) == 513 and table.walk("after k00001") == ([(0, "after", 2), (6, "k00001", 1)], None)
