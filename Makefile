@@ -11,7 +11,7 @@ $(PY):
 
 # The matching engine is compiled with mypyc (setup.py) into extension modules next to its sources,
 # which Python prefers to the .py files: an edit there reinstalls, so a stale build never shadows it.
-ENGINE := $(wildcard service/match/*.py service/match/*.c service/text/*.py)
+ENGINE := $(wildcard service/match/*.py service/match/*.c service/text/*.py service/text/*.c)
 STAMP := $(VENV)/.newsalert-installed
 
 $(STAMP): $(PY) pyproject.toml setup.py $(ENGINE)

@@ -1,9 +1,9 @@
 """Build hook: compile the matching engine (service/match, service/text) to C with mypyc.
 
 The engine runs for every item of every feed and is fully typed (mypy --strict), so mypyc turns it
-into extension modules with the same behaviour (benchmarks/README.md). One small module written in
-C, service/match/_chunks.c, holds the scan's chunk memo. The Python sources stay importable, and the
-memo has a Python twin: with NEWSALERT_PURE_PYTHON=1, where no C compiler or Python headers are
+into extension modules with the same behaviour (benchmarks/README.md). Two small modules are written
+in C: service/match/_chunks.c holds the scan's chunk memo and service/text/_fold.c folds text in one
+pass. The Python sources stay importable, and both have Python twins: with NEWSALERT_PURE_PYTHON=1, where no C compiler or Python headers are
 found, or when compiling fails, the package installs as plain Python and behaves the same, only
 slower.
 
@@ -39,13 +39,16 @@ def _extensions() -> list[object]:
     if not _compiler_found():
         print("newsalert: no C compiler found; installing the matching engine as plain Python")
         return []
-    # The chunk memo's table, written in C for the scan (service/match/_chunks.c).
-    chunks = Extension("service.match._chunks", ["service/match/_chunks.c"], optional=True)
+    # Two modules written in C: the scan's chunk memo and the one-pass folder behind normalise.
+    chunks = [
+        Extension("service.match._chunks", ["service/match/_chunks.c"], optional=True),
+        Extension("service.text._fold", ["service/text/_fold.c"], optional=True),
+    ]
     try:
         from mypyc.build import mypycify
     except ImportError:
         print("newsalert: mypyc is not available; installing the matching engine as plain Python")
-        return [chunks]
+        return chunks
     modules = sorted(
         str(path.relative_to(HERE)) for folder in COMPILED for path in (HERE / folder).glob("*.py")
     )
@@ -55,7 +58,7 @@ def _extensions() -> list[object]:
     extensions = mypycify([*options, *modules], opt_level="3")
     for extension in extensions:
         extension.optional = True  # a compiler that fails after all leaves the Python sources in use
-    return [*extensions, chunks]
+    return [*extensions, *chunks]
 
 
 os.chdir(HERE)  # mypyc writes its C sources under ./build

@@ -30,6 +30,15 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate, count
 from operator import add, sub
+from typing import TYPE_CHECKING
+
+try:
+    from service.text import _fold
+except ImportError:  # built without a C compiler: the Python path below does the same
+    _fold = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from service.text._fold import Folder
 
 # Invisible characters deleted outright (bidi controls, joiners, soft hyphen, BOM) plus tatweel and
 # the high hamza ٴ (NFKD leaves it behind from ٵ ٶ ٷ ٸ).
@@ -259,6 +268,12 @@ def _table() -> _Table:
     )
 
 
+@cache
+def _folder() -> Folder | None:
+    """The C folder over the table, where it was built (then it does all the folding)."""
+    return None if _fold is None else _fold.Folder(_table().output)
+
+
 _MANY = 64  # more distinct characters to fold than this: the step-by-step pipeline is quicker
 _SHORT_TEXT = 48  # up to this length (a query term), one translate() beats the scans below
 
@@ -277,7 +292,8 @@ def normalise(text: str) -> str:
 
 def normalise_marked(text: str) -> tuple[str, tuple[str, ...] | None]:
     """`normalise(text)`, and the characters of `text` that change length when normalised, if they
-    are all frequent ones (tatweel, harakat, bidi marks, the ellipsis); None when it may hold others.
+    are known: always from the C folder, and from the Python path when they are all frequent ones
+    (tatweel, harakat, bidi marks, the ellipsis); None when it may hold others.
 
     `normalise_with_offsets` then finds them with a `str.find` scan each instead of a regex scan
     over the whole text. Normalising already looks for every character it changes, so it can
@@ -285,6 +301,14 @@ def normalise_marked(text: str) -> tuple[str, tuple[str, ...] | None]:
     """
     if text.isascii():
         return text.lower(), ()
+    folder = _folder()
+    if folder is not None:
+        return folder.fold(text)
+    return _normalise_marked_python(text)
+
+
+def _normalise_marked_python(text: str) -> tuple[str, tuple[str, ...] | None]:
+    """`normalise_marked` without the C folder, for text that is not ASCII."""
     table = _table()
     if len(text) <= _SHORT_TEXT:
         return text.translate(table.ordinals), None

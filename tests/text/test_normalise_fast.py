@@ -17,9 +17,12 @@ from service.text.normalise import (
     _FREQUENT,
     _MANY,
     _SHORT_TEXT,
+    _folder,
+    _normalise_marked_python,
     _normalise_reference,
     _table,
     normalise,
+    normalise_marked,
     normalise_with_offsets,
 )
 
@@ -98,3 +101,32 @@ def test_offsets_follow_the_reference_character_by_character(text: str) -> None:
             assert mapped.original_offset(position) == index
         position += size
     assert position == len(mapped.text) == len(_normalise_reference(text))
+
+
+@given(st.one_of(TEXT, st.text(max_size=80)))
+def test_the_c_folder_and_the_python_path_agree(text: str) -> None:
+    """Where the C folder was built, normalise uses it; the Python path must give the same text, and
+    the folder must name exactly the characters that change length, in order of first occurrence."""
+    if text.isascii():
+        return  # both lower-case it without a table
+    folded, moved = normalise_marked(text)
+    python, python_moved = _normalise_marked_python(text)
+    assert folded == python == _normalise_reference(text)
+    resized = [c for c in dict.fromkeys(text) if len(_normalise_reference(c)) != 1]
+    if _folder() is not None:
+        assert moved == tuple(resized)
+    if python_moved is not None:
+        assert set(python_moved) == set(resized)
+
+
+def test_the_c_folder_is_built_where_the_engine_is_compiled() -> None:
+    from service.match import engine_build
+
+    assert (_folder() is not None) is (engine_build() == "compiled")
+
+
+def test_the_c_folder_returns_text_that_does_not_change_as_it_is() -> None:
+    text = "بغداد والبصري 2024 ok"  # no character to fold
+    folded, moved = normalise_marked(text)
+    assert folded == text and moved == ()
+    assert normalise_marked("ﻻ شيء")[1] == ("ﻻ",)  # a ligature becomes two letters
