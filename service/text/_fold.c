@@ -93,9 +93,16 @@ Folder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
             Py_XSETREF(self->bmp[c], out);
             self->bmp_max[c] = max_char(out);
         }
-        else if (PyDict_SetItem(self->astral, char_, out) < 0) {
-            Py_DECREF(self);
-            return NULL;
+        else {
+            /* an exact str key: lookups then run no Python code (a str subclass's __eq__ could
+               answer differently in the two passes and overflow the output buffer) */
+            PyObject *key = PyUnicode_FromOrdinal((int)c);
+            int failed = key == NULL || PyDict_SetItem(self->astral, key, out) < 0;
+            Py_XDECREF(key);
+            if (failed) {
+                Py_DECREF(self);
+                return NULL;
+            }
         }
     }
     return (PyObject *)self;
@@ -148,6 +155,7 @@ Folder_fold(Folder *self, PyObject *text)
     }
     /* Pass 1: how long the output is, its widest character, and what changes length. */
     Py_UCS4 seen[SEEN_MAX]; /* the first distinct characters that change length */
+    unsigned char *bits = NULL; /* past SEEN_MAX: one bit per code point already in `moved` */
     Py_ssize_t seen_count = 0;
     Py_ssize_t length = 0;
     Py_UCS4 widest = 0;
@@ -174,8 +182,13 @@ Folder_fold(Folder *self, PyObject *text)
         }
         if (out_length != 1) {
             int known = 0;
-            for (Py_ssize_t k = 0; k < seen_count && !known; k++) {
-                known = seen[k] == c;
+            if (bits != NULL) {
+                known = (bits[c >> 3] >> (c & 7)) & 1;
+            }
+            else {
+                for (Py_ssize_t k = 0; k < seen_count && !known; k++) {
+                    known = seen[k] == c;
+                }
             }
             if (!known) {
                 PyObject *char_ = PyUnicode_FromOrdinal((int)c);
@@ -185,10 +198,21 @@ Folder_fold(Folder *self, PyObject *text)
                 if (seen_count < SEEN_MAX) {
                     seen[seen_count++] = c;
                 }
-                else { /* past SEEN_MAX distinct ones, the list itself says what was seen */
-                    known = PySequence_Contains(moved, char_);
+                else {
+                    if (bits == NULL) {
+                        bits = PyMem_Calloc(0x110000 / 8, 1);
+                        if (bits == NULL) {
+                            Py_DECREF(char_);
+                            PyErr_NoMemory();
+                            goto error;
+                        }
+                        for (Py_ssize_t k = 0; k < SEEN_MAX; k++) {
+                            bits[seen[k] >> 3] |= (unsigned char)(1u << (seen[k] & 7));
+                        }
+                    }
+                    bits[c >> 3] |= (unsigned char)(1u << (c & 7));
                 }
-                if (known < 0 || (known == 0 && PyList_Append(moved, char_) < 0)) {
+                if (PyList_Append(moved, char_) < 0) {
                     Py_DECREF(char_);
                     goto error;
                 }
@@ -196,6 +220,7 @@ Folder_fold(Folder *self, PyObject *text)
             }
         }
     }
+    PyMem_Free(bits);
     PyObject *moved_tuple = PyList_AsTuple(moved);
     Py_DECREF(moved);
     if (moved_tuple == NULL) {
@@ -225,6 +250,12 @@ Folder_fold(Folder *self, PyObject *text)
             PyUnicode_WRITE(out_kind, out_data, j++, c);
             continue;
         }
+        if (j + PyUnicode_GET_LENGTH(out) > length) { /* defensive: pass 2 must match pass 1 */
+            Py_DECREF(folded);
+            Py_DECREF(moved_tuple);
+            PyErr_SetString(PyExc_SystemError, "Folder.fold: inconsistent table");
+            return NULL;
+        }
         int piece_kind = PyUnicode_KIND(out);
         const void *piece = PyUnicode_DATA(out);
         for (Py_ssize_t k = 0; k < PyUnicode_GET_LENGTH(out); k++) {
@@ -234,6 +265,7 @@ Folder_fold(Folder *self, PyObject *text)
     return Py_BuildValue("(NN)", folded, moved_tuple);
 
 error:
+    PyMem_Free(bits);
     Py_DECREF(moved);
     return NULL;
 }

@@ -130,3 +130,12 @@ def test_the_c_folder_returns_text_that_does_not_change_as_it_is() -> None:
     folded, moved = normalise_marked(text)
     assert folded == text and moved == ()
     assert normalise_marked("ﻻ شيء")[1] == ("ﻻ",)  # a ligature becomes two letters
+
+
+def test_the_folder_names_hundreds_of_distinct_length_changing_characters_in_order() -> None:
+    marks = [chr(cp) for cp in range(0x0300, 0x0370)] + [chr(cp) for cp in range(0x064B, 0x0660)]
+    text = "".join(f"a{mark}" for mark in marks * 3)  # 133 distinct marks, each three times
+    folded, moved = normalise_marked(text)
+    assert folded == _normalise_reference(text) == "a" * len(marks) * 3
+    if _folder() is not None:
+        assert moved == tuple(marks)
