@@ -41,6 +41,23 @@ async def opened() -> AsyncIterator[Callable[..., RedisStore]]:
         await store.close()
 
 
+@pytest.fixture
+async def own_prefix() -> AsyncIterator[tuple[RedisStore, aioredis.Redis]]:
+    """A store on the shared server under a fresh key prefix, and a raw client; keys removed after."""
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    await store.open()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        yield store, client
+    finally:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        await store.close()
+
+
 async def test_a_restarted_server_without_persistence_is_reconnected_and_found_empty(
     redis_server: StartServer, opened: Callable[..., RedisStore]
 ) -> None:
@@ -227,68 +244,52 @@ async def test_story_and_lease_keys_expire_on_their_own_in_redis(
         await store.close()
 
 
-async def test_a_note_of_outlets_that_fails_part_way_leaves_the_alert_to_be_noted_again() -> None:
+async def test_a_note_of_outlets_that_fails_part_way_leaves_the_alert_to_be_noted_again(
+    own_prefix: tuple[RedisStore, aioredis.Redis],
+) -> None:
     """Redis does not roll back a script that errors part-way: the body is rewritten last, so a retry
     still finds the outlet new and makes the edit."""
     from service.state.protocol import Ack, DeliveryStatus
     from tests.state.test_store_contract import make_alert
 
-    prefix = f"t-note-{uuid.uuid4().hex[:8]}:"
-    store = RedisStore(REDIS_URL, prefix=prefix)
-    await store.open()
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        await store.enqueue_alert(make_alert("a1"), ["tg"], NOW)
-        [sent] = await store.claim_due(NOW, "o", 60)
-        receipt = '{"chat": 1, "messages": [7]}'
-        ack = Ack("a1", "tg", sent.claim, DeliveryStatus.DELIVERED, NOW, "", receipt)
-        assert await store.ack_deliveries([ack]) == [True]
-        broken = store.keys.delivery_prefix + "a1\x1fbroken"
-        await client.set(broken, "not a delivery")  # the script fails on it, after "tg" was seen
-        with pytest.raises(StoreError):
-            await store.note_outlets("a1", ["broken", "tg"], ["outlet-b"], NOW)
-        await client.delete(broken)
-        assert await store.note_outlets("a1", ["tg"], ["outlet-b"], NOW) == ["tg"]  # the retry
-        [edit] = await store.claim_due(NOW, "o", 60)
-        assert edit.edit and edit.receipt == receipt
-        assert edit.alert.also_reported_by == ("outlet-b",)
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-        await store.close()
+    store, client = own_prefix
+    await store.enqueue_alert(make_alert("a1"), ["tg"], NOW)
+    [sent] = await store.claim_due(NOW, "o", 60)
+    receipt = '{"chat": 1, "messages": [7]}'
+    ack = Ack("a1", "tg", sent.claim, DeliveryStatus.DELIVERED, NOW, "", receipt)
+    assert await store.ack_deliveries([ack]) == [True]
+    broken = store.keys.delivery_prefix + "a1\x1fbroken"
+    await client.set(broken, "not a delivery")  # the script fails on it, after "tg" was seen
+    with pytest.raises(StoreError):
+        await store.note_outlets("a1", ["broken", "tg"], ["outlet-b"], NOW)
+    await client.delete(broken)
+    assert await store.note_outlets("a1", ["tg"], ["outlet-b"], NOW) == ["tg"]  # the retry
+    [edit] = await store.claim_due(NOW, "o", 60)
+    assert edit.edit and edit.receipt == receipt
+    assert edit.alert.also_reported_by == ("outlet-b",)
 
 
-async def test_deliveries_that_expired_with_their_alert_leave_the_due_set_and_the_index() -> None:
+async def test_deliveries_that_expired_with_their_alert_leave_the_due_set_and_the_index(
+    own_prefix: tuple[RedisStore, aioredis.Redis],
+) -> None:
     """After seen_ttl a delivery's hash and its alert are gone; their members must not linger."""
     from tests.state.test_store_contract import make_alert
 
-    prefix = f"t-expired-{uuid.uuid4().hex[:8]}:"
-    store = RedisStore(REDIS_URL, prefix=prefix)
-    await store.open()
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        for name in ("gone1", "gone2", "live"):
-            await store.enqueue_alert(make_alert(name), ["s"], NOW)
-        for name in ("gone1", "gone2"):  # as their TTL would
-            await client.delete(store.keys.delivery_prefix + f"{name}\x1fs", store.keys.alert(name))
-        assert await store.outbox_depth() == 3
-        [claimed] = await store.claim_due(NOW, "o", 60)
-        assert claimed.alert.id == "live"
-        assert await store.outbox_depth() == 1
-        assert [d.alert.id for d in await store.deliveries()] == ["live"]
-        assert await client.zcard(store.keys.index) == 1
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-        await store.close()
+    store, client = own_prefix
+    for name in ("gone1", "gone2", "live"):
+        await store.enqueue_alert(make_alert(name), ["s"], NOW)
+    for name in ("gone1", "gone2"):  # as their TTL would
+        await client.delete(store.keys.delivery_prefix + f"{name}\x1fs", store.keys.alert(name))
+    assert await store.outbox_depth() == 3
+    [claimed] = await store.claim_due(NOW, "o", 60)
+    assert claimed.alert.id == "live"
+    assert await store.outbox_depth() == 1
+    assert [d.alert.id for d in await store.deliveries()] == ["live"]
+    assert await client.zcard(store.keys.index) == 1
 
 
 async def test_an_ack_batch_retried_after_a_later_call_failed_is_applied_once(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, own_prefix: tuple[RedisStore, aioredis.Redis]
 ) -> None:
     """Acks go in calls of ACK_CHUNK: when one fails, the caller retries them all, and those already
     applied must read as applied (not refused, which the outbox would log) without applying twice."""
@@ -297,28 +298,18 @@ async def test_an_ack_batch_retried_after_a_later_call_failed_is_applied_once(
     from tests.state.test_store_contract import make_alert
 
     monkeypatch.setattr(redis_store, "ACK_CHUNK", 2)
-    prefix = f"t-acks-{uuid.uuid4().hex[:8]}:"
-    store = RedisStore(REDIS_URL, prefix=prefix)
-    await store.open()
-    client = aioredis.Redis.from_url(REDIS_URL)
-    try:
-        for name in ("a0", "a1", "a2"):
-            await store.enqueue_alert(make_alert(name), ["s"], NOW)
-        claimed = sorted(await store.claim_due(NOW, "o", 60), key=lambda d: d.alert.id)
-        acks = [Ack(d.alert.id, "s", d.claim, DeliveryStatus.DELIVERED, NOW) for d in claimed]
-        broken = store.keys.delivery_prefix + "zz\x1fs"
-        await client.set(broken, "not a delivery")  # fails the second call, after a2 was applied
-        with pytest.raises(StoreError):
-            await store.ack_deliveries([*acks, Ack("zz", "s", 1, DeliveryStatus.DELIVERED, NOW)])
-        await client.delete(broken)
-        assert await store.ack_deliveries(acks) == [True, True, True]
-        done = {d.alert.id: (d.status, d.attempts) for d in await store.deliveries()}
-        assert done == {name: (DeliveryStatus.DELIVERED, 1) for name in ("a0", "a1", "a2")}
-        stale = Ack("a0", "s", claimed[0].claim + 1, DeliveryStatus.PARKED, NOW)
-        assert await store.ack_deliveries([stale]) == [False]  # another token is still refused
-    finally:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
-        await store.close()
+    store, client = own_prefix
+    for name in ("a0", "a1", "a2"):
+        await store.enqueue_alert(make_alert(name), ["s"], NOW)
+    claimed = sorted(await store.claim_due(NOW, "o", 60), key=lambda d: d.alert.id)
+    acks = [Ack(d.alert.id, "s", d.claim, DeliveryStatus.DELIVERED, NOW) for d in claimed]
+    broken = store.keys.delivery_prefix + "zz\x1fs"
+    await client.set(broken, "not a delivery")  # fails the second call, after a2 was applied
+    with pytest.raises(StoreError):
+        await store.ack_deliveries([*acks, Ack("zz", "s", 1, DeliveryStatus.DELIVERED, NOW)])
+    await client.delete(broken)
+    assert await store.ack_deliveries(acks) == [True, True, True]
+    done = {d.alert.id: (d.status, d.attempts) for d in await store.deliveries()}
+    assert done == {name: (DeliveryStatus.DELIVERED, 1) for name in ("a0", "a1", "a2")}
+    stale = Ack("a0", "s", claimed[0].claim + 1, DeliveryStatus.PARKED, NOW)
+    assert await store.ack_deliveries([stale]) == [False]  # another token is still refused
