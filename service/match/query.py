@@ -132,7 +132,7 @@ def _has_words(text: str) -> bool:
         return _ASCII_WORD.search(text) is not None
     folded = normalise(text)
     # A letter or digit is always a token character (checked over every code point by a test).
-    return folded.isalnum() or any(map(str.isalnum, folded)) or has_tokens(folded)
+    return any(map(str.isalnum, folded)) or has_tokens(folded)
 
 
 def _read_quoted(text: str, start: int, what: str) -> tuple[str, int]:

@@ -33,11 +33,6 @@ from typing import Protocol
 import ahocorasick_rs
 
 from service.match.entities import SkeletonIndex, starter_offsets
-
-try:
-    from service.match import _chunks
-except ImportError:  # built without a C compiler: the Python table does the same
-    _chunks = None  # type: ignore[assignment]
 from service.match.terms import EXACT, FEMININE_PLURAL, KEYWORD, NEEDS_SUFFIX, PREFIX
 from service.text.clitics import (
     MAX_PROCLITIC,
@@ -47,6 +42,11 @@ from service.text.clitics import (
 )
 from service.text.normalise import Normalised, normalise_with_offsets
 from service.text.tokenise import ARABIC, NUMBER, SEPARATOR, char_kind
+
+try:
+    from service.match import _chunks
+except ImportError:  # built without a C compiler: the Python table does the same
+    _chunks = None  # type: ignore[assignment]
 
 # Phrases and names do not run across a sentence or line break.
 _BREAKS = frozenset("!?;\n\r\u2029")

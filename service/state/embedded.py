@@ -350,7 +350,7 @@ class EmbeddedStore:
             with db:
                 for ack in acks:
                     key = (ack.alert_id, ack.slot)
-                    outcome = (ack.token, _outcome(ack))
+                    outcome = (ack.token, ack.outcome)
                     current = self._claims.get(key)
                     if key in spent or current is None or current.token != ack.token:
                         # The same ack again (in this batch, or retried) reads as applied.
@@ -479,10 +479,6 @@ def _prune_alerts(db: sqlite3.Connection, cutoff: float) -> None:
 
 
 _ACKED_KEPT = 10_000
-
-
-def _outcome(ack: Ack) -> str:
-    return "release" if ack.releases else ack.status.value
 
 
 def _apply_ack(db: sqlite3.Connection, ack: Ack) -> bool:

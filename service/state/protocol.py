@@ -83,6 +83,11 @@ class Ack:
     def releases(self) -> bool:
         return self.status is DeliveryStatus.PENDING and self.at is None
 
+    @property
+    def outcome(self) -> str:
+        """What the ack writes, as the stores record it: a status, or "release" for a given-back claim."""
+        return "release" if self.releases else self.status.value
+
 
 @dataclass(frozen=True, slots=True)
 class StoryMatch:

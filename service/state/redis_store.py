@@ -377,10 +377,9 @@ class RedisStore:
         for start in range(0, len(acks), ACK_CHUNK):
             args: list[Any] = [self.keys.delivery_prefix]
             for ack in acks[start : start + ACK_CHUNK]:
-                status = "release" if ack.releases else ack.status.value
                 stamp = 0.0 if ack.at is None else ack.at.timestamp()
                 member = f"{ack.alert_id}{_SEP}{ack.slot}"
-                args += [member, ack.token, status, stamp, ack.error, ack.receipt or ""]
+                args += [member, ack.token, ack.outcome, stamp, ack.error, ack.receipt or ""]
             applied += [bool(n) for n in await self._script("ack", keys, args)]
         return applied
 
