@@ -1,8 +1,8 @@
-"""The long-running service (`newsalert run`): the composition root for a process that lives for months.
+"""The long-running service (`newsalert run`): it supervises a runtime for a process that lives for months.
 
-It owns the adapters (store, fetcher, HTTP session, sinks), the worker loop (scheduler + outbox), the
-probes and metrics, config reloads, and a clean stop. Nothing below it sees the config object: a reload
-swaps in a new matcher, routes, sinks and feed list, each replaced whole.
+`service.runtime` builds the parts; this module runs them: the poll and delivery loops, the probes and
+metrics endpoint, config reloads (validated whole, then swapped in by the runtime), signals and a clean
+stop within the grace period.
 """
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from service import compose
 from service.clock import utcnow
 from service.errors import ConfigError, StoreError
-from service.match import Matcher, compile_matcher
-from service.metrics import Metrics
-from service.pipeline import Pipeline, Schedule
+from service.logs import Logger
+from service.match import compile_matcher
+from service.runtime import Runtime, build_runtime
 from service.settings import Config, load_config
-from service.sinks.base import Sink
-from service.sinks.outbox import Outbox
 from service.web import Heartbeat, build_app, start_http
 from service.worker import PollScheduler
 
@@ -63,22 +60,17 @@ def _warm_up() -> None:
 
 class Service:
     def __init__(
-        self, config_path: str, config: Config, log: Any, *, clock: Callable[[], datetime] = utcnow
+        self, config_path: str, config: Config, log: Logger, *, clock: Callable[[], datetime] = utcnow
     ) -> None:
         self._path = config_path
         self._config = config
         self._log = log
         self._clock = clock
         self._stamp = FileStamp.of(config_path)
-        self._matcher: Matcher = compile_matcher(config.watchlist_defs(), config.vocabulary())
-        self._routes = config.routes()
-        self._sinks: dict[str, Sink] = {}
-        self.metrics = Metrics()
         self.heartbeat = Heartbeat(stale_after=max(30.0, 10 * TICK_SECONDS))
         self._stop = asyncio.Event()
         self._reload_now = asyncio.Event()
         self._wake_outbox = asyncio.Event()
-        self._store_error: str | None = None
         self._signals = 0
         self._first_signal = 0.0
 
@@ -86,69 +78,32 @@ class Service:
 
     async def run(self) -> int:
         self._install_signal_handlers()
-        store = compose.build_store(self._config)
-        await store.open()
-        try:
-            await store.ping()
+        async with build_runtime(self._config, self._log, clock=self._clock) as runtime:
+            await asyncio.to_thread(lambda: runtime.matcher)  # compiled before the first poll needs it
             await asyncio.to_thread(_warm_up)
-            return await self._run_with(store)
-        finally:
-            await store.close()
+            return await self._run_with(runtime)
 
-    async def _run_with(self, store: Any) -> int:
-        service = self._config.service
-        async with compose.build_fetcher(self._config) as fetcher, compose.sink_session() as session:
-            self._session = session
-            self._sinks.update(compose.build_sinks(self._config, session))
-            pipeline = Pipeline(
-                store=store,
-                fetcher=fetcher,
-                matcher=lambda: self._matcher,
-                routes=lambda: self._routes,
-                clock=self._clock,
-                log=self._log,
-                schedule=Schedule(service.min_interval, service.max_interval),
-                telemetry=self.metrics,
-            )
-            owner = compose.replica_id()
-            outbox = Outbox(
-                store,
-                self._sinks,
-                owner=owner,
-                clock=self._clock,
-                log=self._log,
-                send_timeout=service.delivery_timeout,
-                telemetry=self.metrics,
-            )
-            scheduler = PollScheduler(
-                pipeline,
-                store,
-                owner=owner,
-                concurrency=service.concurrency,
-                clock=self._clock,
-                lease_ttl=service.lease_ttl,
-                on_alerts=self._wake_outbox.set,
-                log=self._log,
-            )
-            await scheduler.set_feeds(self._config.feed_defs())
-            self.metrics.feeds.set(len([f for f in self._config.feed_defs() if f.enabled]))
-            runner = await self._start_http(store)
-            self._log.info(
-                "service_started", feeds=len(self._config.feeds), watchlists=len(self._config.watchlists)
-            )
-            try:
-                await self._loop(scheduler, outbox, store)
-            finally:
-                await self._shutdown(scheduler, outbox, runner)
+    async def _run_with(self, runtime: Runtime) -> int:
+        scheduler = runtime.poll_scheduler(on_alerts=self._wake_outbox.set)
+        await scheduler.set_feeds(self._config.feed_defs())
+        runtime.telemetry.feeds.set(len([f for f in self._config.feed_defs() if f.enabled]))
+        http = await self._start_http(runtime)
+        self._log.info(
+            "service_started", feeds=len(self._config.feeds), watchlists=len(self._config.watchlists)
+        )
+        try:
+            await self._loop(runtime, scheduler)
+        finally:
+            await self._shutdown(runtime, scheduler, http)
         return 0
 
-    async def _loop(self, scheduler: PollScheduler, outbox: Outbox, store: Any) -> None:
-        delivering = asyncio.create_task(self._deliver_forever(outbox, store))
-        watching = asyncio.create_task(self._watch_config(scheduler))
+    async def _loop(self, runtime: Runtime, scheduler: PollScheduler) -> None:
+        delivering = asyncio.create_task(self._deliver_forever(runtime))
+        watching = asyncio.create_task(self._watch_config(runtime, scheduler))
         try:
             while not self._stop.is_set():
                 self.heartbeat.beat()
-                self.metrics.heartbeat.set_to_current_time()
+                runtime.telemetry.heartbeat.set_to_current_time()
                 try:
                     await scheduler.tick()
                 except StoreError as exc:
@@ -161,21 +116,20 @@ class Service:
             self._wake_outbox.set()
             await asyncio.gather(delivering, watching, return_exceptions=True)
 
-    async def _deliver_forever(self, outbox: Outbox, store: Any) -> None:
+    async def _deliver_forever(self, runtime: Runtime) -> None:
         while not self._stop.is_set():
             # Cleared before the pass: an alert enqueued during it wakes the next pass at once.
             self._wake_outbox.clear()
             try:
-                await outbox.deliver_due()
-                self.metrics.outbox_depth.set(await store.outbox_depth())
-                self._store_error = None
+                await runtime.outbox.deliver_due()
+                await runtime.close_retired_sinks()
+                runtime.telemetry.outbox_depth.set(await runtime.store.outbox_depth())
             except StoreError as exc:
-                self._store_error = str(exc)
                 self._log.error("store_unavailable", error=str(exc))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_outbox.wait(), TICK_SECONDS)
 
-    async def _shutdown(self, scheduler: PollScheduler, outbox: Outbox, runner: Any) -> None:
+    async def _shutdown(self, runtime: Runtime, scheduler: PollScheduler, http: Any) -> None:
         grace = self._config.service.grace_period
         self._log.info("service_stopping", grace_s=grace, polls_in_flight=scheduler.in_flight)
         loop = asyncio.get_running_loop()
@@ -184,13 +138,13 @@ class Service:
         # Deliveries already accepted into the outbox get what is left of the grace period; anything
         # unfinished stays in the durable outbox for the next start.
         with contextlib.suppress(TimeoutError, StoreError):
-            await asyncio.wait_for(outbox.deliver_due(), max(0.1, deadline - loop.time()))
+            await asyncio.wait_for(runtime.outbox.deliver_due(), max(0.1, deadline - loop.time()))
         # Outcomes a failed write kept get one more try; unwritten, those alerts go out again later.
         with contextlib.suppress(TimeoutError, StoreError):
-            await asyncio.wait_for(outbox.close(), max(0.1, deadline - loop.time()))
+            await asyncio.wait_for(runtime.outbox.close(), max(0.1, deadline - loop.time()))
         await scheduler.cancel()
-        if runner is not None:
-            await runner.cleanup()
+        if http is not None:
+            await http.cleanup()
         self._log.info("service_stopped")
 
     # -- signals and reloads ----------------------------------------------------------------------
@@ -217,7 +171,7 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
 
-    async def _watch_config(self, scheduler: PollScheduler) -> None:
+    async def _watch_config(self, runtime: Runtime, scheduler: PollScheduler) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reload_now.wait(), RELOAD_CHECK_SECONDS)
@@ -227,28 +181,26 @@ class Service:
             if stamp is None or (stamp == self._stamp and not forced):
                 continue
             self._stamp = stamp
-            await self.reload(scheduler)
+            await self.reload(runtime, scheduler)
 
-    async def reload(self, scheduler: PollScheduler) -> bool:
-        """Validate the whole new file first; only then swap matcher, routes, sinks and feeds."""
+    async def reload(self, runtime: Runtime, scheduler: PollScheduler) -> bool:
+        """Validate the whole new file and build its parts first; only then swap them in."""
         try:
             config = await asyncio.to_thread(load_config, self._path)
+            # Compiling runs in a thread; the swap itself happens on the loop, between two passes.
             matcher = await asyncio.to_thread(compile_matcher, config.watchlist_defs(), config.vocabulary())
-            new_sinks = compose.build_sinks(config, self._session)
+            runtime.reload(config, matcher)
         except ConfigError as exc:
-            self.metrics.reloads.labels("failed").inc()
+            runtime.telemetry.reloads.labels("failed").inc()
             for problem in exc.problems:
                 self._log.error("config_reload_failed", error=problem.render(exc.file))
             return False
         self._warn_about_restart_only_keys(config)
-        self._matcher, self._routes = matcher, config.routes()
-        self._sinks.clear()
-        self._sinks.update(new_sinks)
         feeds = config.feed_defs()
         added, removed = await scheduler.set_feeds(feeds)
         self._config = config
-        self.metrics.feeds.set(len([f for f in feeds if f.enabled]))
-        self.metrics.reloads.labels("applied").inc()
+        runtime.telemetry.feeds.set(len([f for f in feeds if f.enabled]))
+        runtime.telemetry.reloads.labels("applied").inc()
         self._log.info(
             "config_reloaded", feeds_added=added, feeds_removed=removed, watchlists=len(config.watchlists)
         )
@@ -262,10 +214,11 @@ class Service:
 
     # -- probes -----------------------------------------------------------------------------------
 
-    async def _start_http(self, store: Any) -> Any:
+    async def _start_http(self, runtime: Runtime) -> Any:
         service = self._config.service
         if service.http_port == 0:
             return None
+        store = runtime.store
 
         async def ready() -> str | None:
             try:
@@ -274,8 +227,8 @@ class Service:
                 return f"store unreachable: {exc}"
             return None
 
-        runner = await start_http(
-            build_app(self.heartbeat, ready, self.metrics), service.http_host, service.http_port
+        http = await start_http(
+            build_app(self.heartbeat, ready, runtime.telemetry), service.http_host, service.http_port
         )
         self._log.info("http_listening", host=service.http_host, port=service.http_port)
-        return runner
+        return http

@@ -1,4 +1,6 @@
-"""The command line, and the composition root: the only place that reads settings and wires adapters.
+"""The command line: parses arguments, loads the config and hands over to a command (`service.commands`).
+
+The parts each command runs on are built by the composition root, `service.runtime`.
 
 Exit codes: 0 success; 1 could not run (store unreachable) or a test alert not delivered; 2 a bad command
 line or a bad config (one message per problem, no traceback).
@@ -10,11 +12,10 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from service import __version__
 from service.errors import ConfigError, StoreError, UserError
-from service.logs import configure_logging, get_logger
+from service.logs import Logger, configure_logging, get_logger
 from service.settings import Config, load_config, read_env_overrides
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -85,7 +86,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check":
         from service.commands import print_check
 
-        return print_check(config_path, config)
+        return print_check(config_path, config, log)
     if args.command == "match":
         from service.commands import run_match
 
@@ -93,7 +94,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return asyncio.run(_async_command(args, config, log))
 
 
-async def _async_command(args: argparse.Namespace, config: Config, log: Any) -> int:
+async def _async_command(args: argparse.Namespace, config: Config, log: Logger) -> int:
     from service import commands
 
     try:
@@ -104,9 +105,9 @@ async def _async_command(args: argparse.Namespace, config: Config, log: Any) -> 
         if args.command == "send-test":
             return await commands.send_test(config, args.sink, log)
         if args.command == "feeds":
-            return await commands.feeds_status(config)
+            return await commands.feeds_status(config, log)
         if args.command == "outbox":
-            return await commands.show_outbox(config, include_delivered=args.all)
+            return await commands.show_outbox(config, log, include_delivered=args.all)
     except StoreError as exc:
         if isinstance(exc, UserError):
             raise

@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import math
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from service import compose
+from service import USER_AGENT
 from service.clock import utcnow
-from service.errors import StoreError, UserError
+from service.errors import DeliveryError, UserError
+from service.logs import Logger
 from service.match import compile_matcher
-from service.models import Alert, Hit, Item, Match
-from service.pipeline import Pipeline, Schedule, alert_id
-from service.settings import AppriseSink, Config, ConsoleSink, EmailSink, TelegramSink, WebhookSink
-from service.sinks.base import Sink
-from service.sinks.outbox import Outbox
-from service.state.protocol import DeliveryStatus, Store
+from service.models import Alert, Feed, Hit, Item, Match
+from service.options import format_duration
+from service.pipeline import alert_id
+from service.registry import Shared, SinkContext, source_types
+from service.runtime import (
+    build_runtime,
+    build_sinks,
+    describe_sink,
+    describe_store,
+    fetch_limits,
+    http_session,
+)
+from service.settings import Config
+from service.state.protocol import DeliveryStatus
 from service.worker import run_once as run_pass
 
 SETTLE_SECONDS = 30.0
@@ -31,25 +37,18 @@ SETTLE_SECONDS = 30.0
 # -- check ----------------------------------------------------------------------------------------
 
 
-def print_check(path: str, config: Config) -> int:
+def print_check(path: str, config: Config, log: Logger) -> int:
     compile_matcher(config.watchlist_defs(), config.vocabulary())
-    asyncio.run(_build_sinks_once(config))
-    out = [f"{path}: valid", f"store: {compose.describe_store(config.service.store)}"]
+    asyncio.run(_build_sinks_once(config, log))
+    out = [f"{path}: valid", f"store: {describe_store(config)}"]
     http = (
         "off" if config.service.http_port == 0 else f"{config.service.http_host}:{config.service.http_port}"
     )
     out.append(f"http: {http}    log format: {config.service.log_format}")
     out.append(f"feeds ({len(config.feeds)}):")
-    for feed in config.feed_defs():
-        flags = [] if feed.enabled else ["disabled"]
-        if feed.full_text:
-            flags.append("full text")
-        backfill = "all" if math.isinf(feed.backfill) else _duration(feed.backfill)
-        extra = f"  [{', '.join(flags)}]" if flags else ""
-        out.append(
-            f"  {feed.name}  {feed.url}  every {_duration(feed.interval)}, backfill {backfill}"
-            f"{', language ' + feed.language if feed.language else ''}{extra}"
-        )
+    out.extend(
+        _describe_feed(options, feed) for options, feed in zip(config.feeds, config.feed_defs(), strict=True)
+    )
     out.append(f"watchlists ({len(config.watchlists)}):")
     for w in config.watchlists:
         sinks = ", ".join(w.sinks) or "(no sinks: match only)"
@@ -58,120 +57,53 @@ def print_check(path: str, config: Config) -> int:
         out.append(f"  {w.name} → {sinks}{scope}{langs}")
         out.append(f"      {w.query}")
     out.append(f"sinks ({len(config.sinks)}):")
-    out.extend(f"  {name}  {_describe_sink(sink)}" for name, sink in config.sinks.items())
+    out.extend(f"  {name}  {describe_sink(options)}" for name, options in config.sinks.items())
     out.append(f"concepts: {len(config.concepts)}    entities: {len(config.entities)}")
     print("\n".join(out))
     return 0
 
 
-async def _build_sinks_once(config: Config) -> None:
+def _describe_feed(options: Any, feed: Feed) -> str:
+    flags = [] if feed.enabled else ["disabled"]
+    if feed.full_text:
+        flags.append("full text")
+    kind = "" if options.type == "rss" else f"{options.type} "
+    backfill = "all" if math.isinf(feed.backfill) else format_duration(feed.backfill)
+    extra = f"  [{', '.join(flags)}]" if flags else ""
+    return (
+        f"  {feed.name}  {kind}{source_types()[options.type].describe(options)}"
+        f"  every {format_duration(feed.interval)}, backfill {backfill}"
+        f"{', language ' + feed.language if feed.language else ''}{extra}"
+    )
+
+
+async def _build_sinks_once(config: Config, log: Logger) -> None:
     """Build every sink (templates compiled, CA files read) and drop them: no message is sent."""
-    async with compose.sink_session() as session:
-        compose.build_sinks(config, session)
-
-
-def _describe_sink(sink: Any) -> str:
-    """What a sink is, never its secrets (tokens, passwords, signing keys)."""
-    if isinstance(sink, TelegramSink):
-        thread = f", topic {sink.message_thread_id}" if sink.message_thread_id else ""
-        template = ", own template" if sink.template else ""
-        return f"telegram  chat {sink.chat_id}{thread} via {sink.api_url} (token set{template})"
-    if isinstance(sink, WebhookSink):
-        signed = "signed" if sink.secret else "unsigned"
-        return f"webhook  {sink.format}, {signed}, {_redact_url(sink.url)}"
-    if isinstance(sink, EmailSink):
-        login = f", login {sink.username}" if sink.username else ""
-        login += f", digest every {_duration(sink.digest)}" if sink.digest else ""
-        return (
-            f"email  {sink.host}:{sink.port} ({sink.tls}{login}) from {sink.sender} to {', '.join(sink.to)}"
-        )
-    if isinstance(sink, AppriseSink):
-        # Apprise URLs carry their credentials: only the schemes are shown.
-        schemes = ", ".join(sorted({u.get_secret_value().partition("://")[0] + "://" for u in sink.urls}))
-        return f"apprise  {len(sink.urls)} URL(s): {schemes}"
-    assert isinstance(sink, ConsoleSink)
-    return "console  standard output"
-
-
-def _redact_url(url: str) -> str:
-    # Slack and Discord webhook URLs are bearer secrets in their path: show the host only.
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}/…"
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
+    async with http_session() as session:
+        sinks = build_sinks(config, SinkContext(session=session, log=log, shared=Shared()))
+        for sink in sinks.values():
+            await sink.close()
 
 
 # -- run ------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Runtime:
-    store: Store
-    pipeline: Pipeline
-    outbox: Outbox
-    sinks: dict[str, Sink]
-
-
-@contextlib.asynccontextmanager
-async def runtime(config: Config, log: Any) -> AsyncIterator[Runtime]:
-    store = compose.build_store(config)
-    await store.open()
-    try:
-        await store.ping()
-        matcher = compile_matcher(config.watchlist_defs(), config.vocabulary())
-        routes = config.routes()
-        async with compose.build_fetcher(config) as fetcher, compose.sink_session() as session:
-            sinks = compose.build_sinks(config, session)
-            schedule = Schedule(config.service.min_interval, config.service.max_interval)
-            pipeline = Pipeline(
-                store=store,
-                fetcher=fetcher,
-                matcher=lambda: matcher,
-                routes=lambda: routes,
-                clock=utcnow,
-                log=log,
-                schedule=schedule,
-            )
-            outbox = Outbox(
-                store,
-                sinks,
-                clock=utcnow,
-                log=log,
-                send_timeout=config.service.delivery_timeout,
-                owner=compose.replica_id(),
-            )
-            try:
-                yield Runtime(store, pipeline, outbox, sinks)
-            finally:
-                with contextlib.suppress(StoreError):
-                    await outbox.close()
-    finally:
-        await store.close()
-
-
-async def run_once(config: Config, log: Any) -> int:
-    async with runtime(config, log) as rt:
+async def run_once(config: Config, log: Logger) -> int:
+    async with build_runtime(config, log) as runtime:
         await run_pass(
-            rt.pipeline,
-            rt.outbox,
-            rt.store,
+            runtime.pipeline,
+            runtime.outbox,
+            runtime.store,
             config.feed_defs(),
             concurrency=config.service.concurrency,
-            clock=utcnow,
+            clock=runtime.clock,
             settle_seconds=SETTLE_SECONDS,
             log=log,
         )
     return 0
 
 
-async def run_forever(config_path: str, config: Config, log: Any) -> int:
+async def run_forever(config_path: str, config: Config, log: Logger) -> int:
     """Poll each feed when it is due, deliver as alerts arrive, reload on edits, stop cleanly on signals."""
     from service.app import Service
 
@@ -182,7 +114,7 @@ async def run_forever(config_path: str, config: Config, log: Any) -> int:
 
 
 def run_match(config: Config, source: str, *, watchlists: list[str], as_json: bool) -> int:
-    from service.sources import load_source
+    from service.feeds.sniff import load_source
 
     known = {w.name for w in config.watchlists}
     unknown = [w for w in watchlists if w not in known]
@@ -190,7 +122,7 @@ def run_match(config: Config, source: str, *, watchlists: list[str], as_json: bo
         raise UserError(f"no watchlist named {', '.join(repr(w) for w in unknown)} in the config")
     chosen = [w for w in config.watchlist_defs() if not watchlists or w.name in watchlists]
     matcher = compile_matcher(chosen, config.vocabulary())
-    items = load_source(source, fetch_limits=compose.fetch_limits(config), user_agent=compose.USER_AGENT)
+    items = load_source(source, fetch_limits=fetch_limits(config), user_agent=USER_AGENT)
     color = sys.stdout.isatty()
     for item in items:
         matches = matcher.match(item)
@@ -242,10 +174,21 @@ def _in_context(item: Item, hit: Hit, color: bool) -> str:
 # -- send-test, feeds status, outbox, import -----------------------------------------------------
 
 
-async def send_test(config: Config, sink_name: str, log: Any) -> int:
+async def send_test(config: Config, sink_name: str, log: Logger) -> int:
     if sink_name not in config.sinks:
         raise UserError(f"no sink named {sink_name!r} under [sinks]")
-    now = utcnow()
+    alert = _test_alert(utcnow())
+    async with build_runtime(config, log, open_store=False) as runtime:
+        try:
+            await asyncio.wait_for(runtime.sinks[sink_name].send(alert), config.service.delivery_timeout)
+        except (DeliveryError, TimeoutError) as exc:
+            log.error("test_alert_failed", sink=sink_name, error=str(exc) or type(exc).__name__)
+            return 1
+    log.info("test_alert_delivered", sink=sink_name)
+    return 0
+
+
+def _test_alert(now: datetime) -> Alert:
     item = Item(
         id=f"test-{now.timestamp():.0f}",
         feed="newsalert",
@@ -256,27 +199,12 @@ async def send_test(config: Config, sink_name: str, log: Any) -> int:
         summary="A test alert sent by `newsalert send-test`. Nothing happened; this sink works.",
     )
     match = Match("send-test", (Hit("test", "test", "title", 1, 5),))
-    alert = Alert(alert_id("send-test", f"{item.id}"), "send-test", item, match)
-    async with compose.sink_session() as session:
-        sink = compose.build_sinks(config, session)[sink_name]
-        from service.errors import DeliveryError
-
-        try:
-            await asyncio.wait_for(sink.send(alert), config.service.delivery_timeout)
-        except (DeliveryError, TimeoutError) as exc:
-            log.error("test_alert_failed", sink=sink_name, error=str(exc) or type(exc).__name__)
-            return 1
-    log.info("test_alert_delivered", sink=sink_name)
-    return 0
+    return Alert(alert_id("send-test", f"{item.id}"), "send-test", item, match)
 
 
-async def feeds_status(config: Config) -> int:
-    store = compose.build_store(config)
-    await store.open()
-    try:
-        states = {s.name: s for s in await store.all_feed_states()}
-    finally:
-        await store.close()
+async def feeds_status(config: Config, log: Logger) -> int:
+    async with build_runtime(config, log) as runtime:
+        states = {s.name: s for s in await runtime.store.all_feed_states()}
     for feed in config.feed_defs():
         s = states.get(feed.name)
         if s is None:
@@ -294,17 +222,13 @@ async def feeds_status(config: Config) -> int:
     return 0
 
 
-async def show_outbox(config: Config, *, include_delivered: bool) -> int:
-    store = compose.build_store(config)
-    await store.open()
+async def show_outbox(config: Config, log: Logger, *, include_delivered: bool) -> int:
     wanted = [DeliveryStatus.PENDING, DeliveryStatus.PARKED]
     if include_delivered:
         wanted.append(DeliveryStatus.DELIVERED)
-    try:
+    async with build_runtime(config, log) as runtime:
         # By status, so that thousands of delivered alerts never crowd out the ones still owed.
-        rows = [d for status in wanted for d in await store.deliveries(status)]
-    finally:
-        await store.close()
+        rows = [d for status in wanted for d in await runtime.store.deliveries(status)]
     for d in rows:
         note = f"  ({d.last_error})" if d.last_error else ""
         sink = f"{d.sink} (edit)" if d.edit else d.sink

@@ -4,6 +4,7 @@ NewsalertError
 ├── UserError                 a mistake the user can fix; printed without a traceback, exit 2
 │   ├── ConfigError           the config file is unreadable or invalid (carries every problem)
 │   └── QuerySyntaxError      a watchlist query does not parse (carries the column)
+├── OptionError               an adapter cannot be built from its options (the caller adds where)
 ├── FeedError                 one feed could not be polled; logged by name, never fatal
 │   ├── FetchError            the HTTP or file fetch failed
 │   │   └── FeedGone          the feed answered 410 and should stop being polled
@@ -59,6 +60,18 @@ class QuerySyntaxError(UserError):
         self.reason = reason
         self.column = column
         super().__init__(f"column {column}: {reason}")
+
+
+class OptionError(NewsalertError):
+    """An adapter cannot be built from its options: a template that does not compile, an unreadable CA
+    file, a malformed signing secret. `option` names the option as the adapter knows it (`template`,
+    `secret`); the composition root, which knows where the options came from, turns it into a config
+    problem with the full key path."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        self.option = option
+        self.reason = reason
 
 
 class FeedError(NewsalertError):

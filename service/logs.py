@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -35,5 +35,22 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
     )
 
 
-def get_logger(**context: Any) -> Any:
-    return structlog.get_logger().bind(**context)
+def get_logger(**context: Any) -> Logger:
+    logger: Logger = structlog.get_logger().bind(**context)
+    return logger
+
+
+class Logger(Protocol):
+    """The part of a structlog bound logger that newsalert uses: what adapters and orchestration take."""
+
+    def bind(self, **context: Any) -> Logger: ...
+
+    def debug(self, event: str, **fields: Any) -> Any: ...
+
+    def info(self, event: str, **fields: Any) -> Any: ...
+
+    def warning(self, event: str, **fields: Any) -> Any: ...
+
+    def error(self, event: str, **fields: Any) -> Any: ...
+
+    def exception(self, event: str, **fields: Any) -> Any: ...

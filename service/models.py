@@ -9,7 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+if TYPE_CHECKING:
+    from service.feeds.result import FetchResult
 
 FIELDS = ("title", "summary", "content")
 
@@ -115,13 +118,31 @@ class Feed:
 
     name: str
     url: str
+    reader: FeedReader
     interval: float = 300.0
     language: str | None = None
     backfill: float = 0.0
     full_text: bool = False
-    encoding: str | None = None
     enabled: bool = True
     adaptive: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a fetched body held: its items, the polling hint it gave (RSS `<ttl>`), and why it was
+    malformed when it was (the items are then what could be recovered)."""
+
+    items: list[Item]
+    ttl_seconds: float | None = None
+    malformed: str | None = None
+
+
+class FeedReader(Protocol):
+    """How one kind of source turns a fetched body into items. Pure: no I/O, `now` given.
+
+    Readers are compared by value (a config reload that changes nothing keeps the feed as it is)."""
+
+    def read(self, feed: Feed, result: FetchResult, now: datetime) -> Reading: ...
 
 
 @dataclass(frozen=True, slots=True)

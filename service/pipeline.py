@@ -1,4 +1,5 @@
-"""One feed poll, start to finish: fetch → parse → items → unseen → match → outbox → remember.
+"""One feed poll, start to finish: fetch → read (the feed's source kind) → unseen → match → outbox →
+remember.
 
 The pipeline receives its adapters (fetcher, store) and the current matcher; it builds nothing itself.
 The order of its writes is what makes "never silently missed" hold: alerts go into the durable outbox
@@ -19,11 +20,9 @@ from typing import Any, Protocol
 from service.errors import FeedError, FeedParseError, FetchError
 from service.feeds.fetch import FetchResult
 from service.feeds.html import decode_html, extract_article
-from service.feeds.items import build_items
-from service.feeds.parse import ParsedFeed, parse_feed
 from service.feeds.schedule import next_state_after_failure, next_state_after_success
 from service.match import Matcher
-from service.models import Alert, Feed, FeedState, Item, Match
+from service.models import Alert, Feed, FeedState, Item, Match, Reading
 from service.state.fingerprint import Fingerprint, fingerprint
 from service.state.protocol import Store
 from service.telemetry import NullTelemetry, Telemetry
@@ -152,12 +151,13 @@ class Pipeline:
         # One `now` for building and for judging items: an undated item is stamped with it, and the
         # backfill rule recognises it by exactly that stamp.
         now = self._clock()
-        parsed, items = await asyncio.to_thread(self._parse, feed, result, now)
-        if parsed.bozo:
-            log.warning("feed_malformed", reason=parsed.bozo_reason, entries=len(parsed.entries))
+        reading = await asyncio.to_thread(feed.reader.read, feed, result, now)
+        items = reading.items
+        if reading.malformed:
+            log.warning("feed_malformed", reason=reading.malformed, items=len(items))
         alerts, new = await self._process(feed, items, now, first=first, log=log)
         dated = [i.published for i in items if i.published is not None and i.published < now]
-        done = await self._succeeded(feed, state, result, parsed, dated, fence, log)
+        done = await self._succeeded(feed, state, result, reading, dated, fence, log)
         log.info(
             "feed_fetched",
             items=len(items),
@@ -169,11 +169,6 @@ class Pipeline:
         return PollOutcome(
             feed.name, "fetched", items=len(items), new=new, alerts=alerts, next_poll=done.next_poll
         )
-
-    @staticmethod
-    def _parse(feed: Feed, result: FetchResult, now: datetime) -> tuple[ParsedFeed, list[Item]]:
-        parsed = parse_feed(result.body, result.headers, encoding=feed.encoding)
-        return parsed, build_items(parsed, feed=feed.name, language=feed.language, now=now)
 
     async def _process(
         self, feed: Feed, items: list[Item], now: datetime, *, first: bool, log: Any
@@ -252,7 +247,7 @@ class Pipeline:
         feed: Feed,
         state: FeedState,
         result: FetchResult,
-        parsed: ParsedFeed | None,
+        reading: Reading | None,
         item_dates: list[datetime],
         fence: int | None,
         log: Any,
@@ -265,7 +260,7 @@ class Pipeline:
             now=now,
             interval=feed.interval,
             result=result,
-            ttl_seconds=parsed.ttl_seconds if parsed else None,
+            ttl_seconds=reading.ttl_seconds if reading else None,
             item_dates=item_dates,
             min_interval=bounds[0],
             max_interval=bounds[1],

@@ -7,60 +7,27 @@ key path (`watchlists[2].query`) and, for queries, the column. Only the composit
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import pydantic
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.errors import ConfigError, Problem, QuerySyntaxError
 from service.models import EntityDef, EntityKind, Feed, Vocabulary, WatchlistDef
+from service.options import NAME_PATTERN, NAME_RULE, Duration, Name, Options, SinkOptions
+from service.registry import StoreSettings, sink_types, source_types, store_type_for
+from service.sources.base import FeedOptions
 
-DEFAULT_STATE_DIR = "./newsalert-state"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from `90`, `"90s"`, `"5m"`, `"2h"`, `"1d"`, `"1w"` (or `"250ms"`)."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string such as '90s', '5m', '2h'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-    else:
-        raise ValueError(f"{value!r} is not a duration (use seconds or a string such as '90s', '5m', '2h')")
-    if seconds < 0 or not math.isfinite(seconds):
-        raise ValueError("a duration must be zero or more")
-    return seconds
-
-
-def parse_backfill(value: object) -> float:
-    """`"all"` → infinity; otherwise a duration."""
-    if isinstance(value, str) and value.strip().lower() == "all":
-        return math.inf
-    return parse_duration(value)
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Backfill = Annotated[float, BeforeValidator(parse_backfill)]
-Name = Annotated[str, Field(pattern=_NAME, max_length=100)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class ServiceConfig(_Strict):
+class ServiceConfig(Options):
     store: str | None = None
     key_prefix: str = Field("newsalert:", min_length=1, max_length=100)
     poll_interval: Duration = 300.0
@@ -80,32 +47,23 @@ class ServiceConfig(_Strict):
     seen_ttl: Duration = 30 * 86400.0
     delivery_timeout: Duration = 30.0
 
-
-class FeedConfig(_Strict):
-    name: Name
-    url: str
-    interval: Duration | None = None
-    language: str | None = None
-    backfill: Backfill = 0.0
-    full_text: bool = False
-    enabled: bool = True
-    encoding: str | None = None
-
-    @field_validator("url")
+    @field_validator("store")
     @classmethod
-    def _known_scheme(cls, url: str) -> str:
-        if not re.match(r"^(https?://|file:)", url, re.IGNORECASE):
-            raise ValueError("must start with http://, https://, file:// (or file:relative/path)")
-        return url
+    def _served(cls, store: str | None) -> str | None:
+        store_type_for(store)  # raises, naming the kinds of store there are
+        return store
+
+    def store_settings(self) -> StoreSettings:
+        return StoreSettings(seen_ttl=self.seen_ttl, key_prefix=self.key_prefix)
 
 
-class EntityConfig(_Strict):
+class EntityConfig(Options):
     name: str = Field(min_length=1)
     kind: EntityKind = EntityKind.OTHER
     aliases: list[str] = []
 
 
-class WatchlistConfig(_Strict):
+class WatchlistConfig(Options):
     name: Name
     query: str
     sinks: list[str] = []
@@ -114,85 +72,37 @@ class WatchlistConfig(_Strict):
     min_score: float | None = Field(None, gt=0)
 
 
-class TelegramSink(_Strict):
-    type: Literal["telegram"]
-    bot_token: SecretStr
-    chat_id: str | int
-    api_url: str = "https://api.telegram.org"
-    message_thread_id: int | None = None
-    disable_web_page_preview: bool = False
-    link_preview_size: Literal["auto", "small", "large"] = "auto"
-    link_preview_above_text: bool = False
-    disable_notification: bool = False
-    template: str | None = None
+def _tagged(records: Mapping[str, Any]) -> Any:
+    """One model per registered kind, told apart by the entry's `type`."""
+    return Union[tuple(Annotated[r.options, Tag(name)] for name, r in records.items())]  # noqa: UP007
 
 
-class WebhookSink(_Strict):
-    type: Literal["webhook"]
-    url: str
-    format: Literal["json", "slack", "discord"] = "json"
-    secret: SecretStr | None = None
-    timeout: Duration = 10.0
-    concurrency: int = Field(1, ge=1, le=64)
-    template: str | None = None
+def _type_of(default: str | None) -> Callable[[Any], str | None]:
+    def tag(value: Any) -> str | None:
+        kind = value.get("type", default) if isinstance(value, dict) else getattr(value, "type", default)
+        return kind if isinstance(kind, str) else None
 
-    @field_validator("url")
-    @classmethod
-    def _http_only(cls, url: str) -> str:
-        if not re.match(r"^https?://", url, re.IGNORECASE):
-            raise ValueError("must start with http:// or https://")
-        return url
+    return tag
 
 
-class EmailSink(_Strict):
-    type: Literal["email"]
-    host: str
-    port: int = Field(587, ge=1, le=65535)
-    tls: Literal["starttls", "implicit", "none"] = "starttls"
-    username: str | None = None
-    password: SecretStr | None = None
-    sender: str = Field(alias="from")
-    to: list[str] = Field(min_length=1)
-    timeout: Duration = 30.0
-    digest: Duration | None = None
-    subject_template: str | None = None
-    text_template: str | None = None
-    html_template: str | None = None
-    ca_file: str | None = None
-
-    @field_validator("digest")
-    @classmethod
-    def _positive_digest(cls, value: float | None) -> float | None:
-        if value is not None and value <= 0:
-            raise ValueError("a digest window must be longer than zero (or leave it out)")
-        return value
+if TYPE_CHECKING:
+    FeedEntry = FeedOptions
+    SinkEntry = SinkOptions
+else:
+    FeedEntry = Annotated[_tagged(source_types()), Discriminator(_type_of("rss"))]
+    SinkEntry = Annotated[_tagged(sink_types()), Discriminator(_type_of(None))]
 
 
-class ConsoleSink(_Strict):
-    type: Literal["console"]
-
-
-class AppriseSink(_Strict):
-    type: Literal["apprise"]
-    urls: list[SecretStr] = Field(min_length=1)
-    template: str | None = None
-
-
-SinkConfig = Annotated[
-    TelegramSink | WebhookSink | EmailSink | ConsoleSink | AppriseSink, Field(discriminator="type")
-]
-
-
-class Config(_Strict):
+class Config(Options):
     _source: str = PrivateAttr(default="config")
 
     service: ServiceConfig = ServiceConfig()
-    feeds: list[FeedConfig] = []
+    feeds: list[FeedEntry] = []
     concepts: dict[str, list[str]] = {}
     plurals: dict[str, list[str]] = {}
     entities: list[EntityConfig] = []
     watchlists: list[WatchlistConfig] = []
-    sinks: dict[str, SinkConfig] = {}
+    sinks: dict[str, SinkEntry] = {}
 
     @property
     def source(self) -> str:
@@ -213,19 +123,20 @@ class Config(_Strict):
         )
 
     def feed_defs(self) -> tuple[Feed, ...]:
-        return tuple(
-            Feed(
-                name=f.name,
-                url=f.url,
-                interval=f.interval if f.interval is not None else self.service.poll_interval,
-                language=f.language,
-                backfill=f.backfill,
-                full_text=f.full_text,
-                encoding=f.encoding,
-                enabled=f.enabled,
-                adaptive=f.interval is None,
-            )
-            for f in self.feeds
+        return tuple(self._feed_def(f) for f in self.feeds)
+
+    def _feed_def(self, f: FeedOptions) -> Feed:
+        kind = source_types()[f.type]
+        return Feed(
+            name=f.name,
+            url=kind.locate(f),
+            reader=kind.reader(f),
+            interval=f.interval if f.interval is not None else self.service.poll_interval,
+            language=f.language,
+            backfill=f.backfill,
+            full_text=f.full_text,
+            enabled=f.enabled,
+            adaptive=f.interval is None,
         )
 
     def routes(self) -> dict[str, tuple[str, ...]]:
@@ -361,13 +272,19 @@ def _validate(data: dict[str, Any], problems: list[Problem]) -> Config | None:
         return None
 
 
-_SINK_TAGS = {"telegram", "webhook", "email", "console", "apprise"}
+def _kinds(loc: Sequence[int | str]) -> Mapping[str, Any]:
+    """The registry a location's table belongs to: sinks.NAME or feeds[i]."""
+    if loc and loc[0] == "sinks":
+        return sink_types()
+    if loc and loc[0] == "feeds":
+        return source_types()
+    return {}
 
 
 def _loc_path(loc: Sequence[int | str]) -> str:
     parts = list(loc)
-    # A discriminated union puts the tag into the location (sinks.x.telegram.bot_token): drop it.
-    if len(parts) >= 3 and parts[0] == "sinks" and parts[2] in _SINK_TAGS:
+    # A tagged union puts the kind into the location (sinks.x.telegram.bot_token): drop it.
+    if len(parts) >= 3 and parts[2] in _kinds(parts):
         del parts[2]
     out = ""
     for part in parts:
@@ -381,12 +298,20 @@ def _message(err: Any) -> str:
         return "unknown key"
     if kind == "missing":
         return "missing required key"
-    if kind == "union_tag_invalid":
-        return f"unknown sink type {err['input'].get('type')!r} (use telegram, webhook, email, console or apprise)"
-    if kind == "union_tag_not_found":
-        return "missing required key 'type' (telegram, webhook, email, console or apprise)"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _unknown_kind(err)
     message = str(err["msg"])
     return message.removeprefix("Value error, ")
+
+
+def _unknown_kind(err: Any) -> str:
+    table = "sink" if err["loc"][0] == "sinks" else "feed"
+    names = list(_kinds(err["loc"]))
+    known = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    given = err["input"].get("type") if isinstance(err["input"], dict) else None
+    if given is None:
+        return f"missing required key 'type' ({known})"
+    return f"unknown {table} type {given!r} (use {known})"
 
 
 def _cross_check(data: dict[str, Any]) -> Iterator[Problem]:
@@ -406,8 +331,8 @@ def _cross_check(data: dict[str, Any]) -> Iterator[Problem]:
             entity_names = {str(e.get("name")) for e in entities}
             yield from _check_query(set(concepts), entity_names, i, watchlist["query"])
     for name in sinks:
-        if not re.match(_NAME, name):
-            yield Problem(f"sinks.{name}", "a sink name uses letters, digits, '-', '_' and '.'")
+        if not re.match(NAME_PATTERN, name):
+            yield Problem(f"sinks.{name}", f"a sink name uses {NAME_RULE}")
 
 
 def _records(data: dict[str, Any], key: str) -> list[dict[str, Any]]:

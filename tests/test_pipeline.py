@@ -23,6 +23,7 @@ from service.models import Feed, Vocabulary, WatchlistDef
 from service.pipeline import Pipeline, alertable
 from service.sinks.outbox import Outbox
 from service.sinks.telegram import TelegramBot, TelegramSink
+from service.sources.rss import RssReader
 from service.state.embedded import EmbeddedStore
 from service.state.protocol import DeliveryStatus, Store
 from service.state.redis_store import RedisStore
@@ -131,7 +132,7 @@ async def make_harness(tmp_path: Path) -> AsyncIterator[Callable[..., AsyncItera
 
 
 def feed(server: FeedServer, name: str, backfill: float = 0.0) -> Feed:
-    return Feed(name=name, url=server.url(name), backfill=backfill)
+    return Feed(name=name, url=server.url(name), reader=RssReader(), backfill=backfill)
 
 
 async def test_a_new_feed_starts_quiet_then_alerts_on_news(feed_server: FeedServer, make_harness) -> None:  # type: ignore[no-untyped-def]

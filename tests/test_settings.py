@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from service.errors import ConfigError
-from service.settings import load_config, parse_duration
+from service.options import parse_duration
+from service.settings import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL = """

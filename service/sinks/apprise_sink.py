@@ -16,27 +16,29 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Sequence
+from typing import Any, Literal
 
-import apprise
+from pydantic import Field, SecretStr
 
-from service.errors import RetryLater
+from service.errors import OptionError, RetryLater
 from service.models import Alert
-from service.sinks.base import Memo, SinkConfigError
+from service.options import SinkOptions
+from service.registry import SinkContext, SinkType
+from service.sinks.memo import Memo
 from service.sinks.render import email_subject, render_text
 from service.sinks.templates import compile_template
 
 
 class AppriseSink:
-    kind = "apprise"
     concurrency = 1
 
     def __init__(self, name: str, *, urls: Sequence[str], template: str | None = None) -> None:
         if not urls:
-            raise SinkConfigError(f"sinks.{name}.urls", "give at least one Apprise URL")
+            raise OptionError("urls", "give at least one Apprise URL")
         self.name = name
         self._targets = [_target(name, i, url) for i, url in enumerate(urls)]
         self._labels = [f"#{i} {url.partition('://')[0]}://" for i, url in enumerate(urls)]
-        self._template = compile_template(template, html=False, name=f"sinks.{name}.template")
+        self._template = compile_template(template, html=False, name="template")
         self._done: Memo[str, frozenset[int]] = Memo()
 
     async def send(self, alert: Alert) -> None:
@@ -62,7 +64,9 @@ class AppriseSink:
         return None
 
 
-def _target(name: str, index: int, url: str) -> apprise.Apprise:
+def _target(name: str, index: int, url: str) -> Any:
+    import apprise  # optional: pip install 'newsalert[apprise]'
+
     target = apprise.Apprise()
     # Apprise imports its plugins on first use; one of them imports the deprecated `imghdr`.
     with warnings.catch_warnings():
@@ -70,11 +74,34 @@ def _target(name: str, index: int, url: str) -> apprise.Apprise:
         added = target.add(url)
     if not added:
         scheme = url.partition("://")[0] if "://" in url else "?"
-        raise SinkConfigError(
-            f"sinks.{name}.urls[{index}]", f"Apprise does not understand this {scheme}:// URL"
-        )
+        raise OptionError(f"urls[{index}]", f"Apprise does not understand this {scheme}:// URL")
     return target
 
 
-def _notify(target: apprise.Apprise, title: str, body: str) -> bool:
+def _notify(target: Any, title: str, body: str) -> bool:
+    import apprise
+
     return bool(target.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT))
+
+
+class AppriseOptions(SinkOptions):
+    type: Literal["apprise"]
+    urls: list[SecretStr] = Field(min_length=1)
+    template: str | None = None
+
+
+def _build(name: str, o: AppriseOptions, context: SinkContext) -> AppriseSink:
+    try:
+        import apprise  # noqa: F401  (only to say plainly that it is missing)
+    except ImportError as exc:
+        raise OptionError("type", "Apprise is not installed: pip install 'newsalert[apprise]'") from exc
+    return AppriseSink(name, urls=[u.get_secret_value() for u in o.urls], template=o.template)
+
+
+def _describe(o: AppriseOptions) -> str:
+    # Apprise URLs carry their credentials: only the schemes are shown.
+    schemes = ", ".join(sorted({u.get_secret_value().partition("://")[0] + "://" for u in o.urls}))
+    return f"{len(o.urls)} URL(s): {schemes}"
+
+
+SINK = SinkType("apprise", AppriseOptions, _build, _describe)

@@ -1,4 +1,4 @@
-"""The interface every sink implements, and the helpers they share.
+"""The interface every sink implements, as the outbox drives it.
 
 A sink's `send` returns when the destination accepted the alert and raises otherwise:
 - `RetryLater` for a transient failure (with the delay the destination asked for, if any);
@@ -16,37 +16,27 @@ Optional attributes the outbox reads when present:
 - `concurrency` (int, default 1): deliveries in flight at once for this sink. 1 keeps its order.
 - `digest` (seconds or None) together with `send_batch(alerts)`: the outbox collects this sink's
   deliveries until the window of the oldest closes, then hands them over in one call.
+
+`close` is called once when the runtime stops, and when a config reload replaces the sink.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import aiohttp
-
-from service.errors import PermanentDeliveryError, RetryLater
+from service.errors import RetryLater
 from service.models import Alert
 
-# Failures after the request may have reached the server: a retry can duplicate, so they are logged
-# as ambiguous (webhook-id and the alert id let receivers tell).
-AMBIGUOUS_HTTP_ERRORS = (
-    TimeoutError,
-    aiohttp.ServerDisconnectedError,
-    aiohttp.ClientPayloadError,
-    aiohttp.ClientOSError,
-)
-RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+if TYPE_CHECKING:
+    from service.logs import Logger
+
 # A destination asking for more than a day is not taken at its word (nor is a date in 2099).
 MAX_RETRY_AFTER = 86_400.0
 
 
 class Sink(Protocol):
     name: str
-    kind: str
 
     async def send(self, alert: Alert) -> str | None:
         """Deliver or raise: RetryLater for transient failures, PermanentDeliveryError otherwise.
@@ -75,17 +65,6 @@ class BatchSink(Protocol):
     async def send_batch(self, alerts: Sequence[Alert]) -> None: ...
 
 
-class SinkConfigError(ValueError):
-    """A sink cannot be built from its settings (a template that does not compile, an unknown Apprise
-    URL). `path` is the config key (`sinks.ops.template`), `reason` what is wrong with it; the
-    composition root reports it as a config problem."""
-
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
 class Throttled(RetryLater):
     """Not sent, on purpose: a rate limit says wait `delay` seconds. Not a failed attempt."""
 
@@ -107,62 +86,6 @@ def digest_of(sink: object) -> float | None:
     return None
 
 
-def classify_http(status: int, body: str, retry_after: float | None) -> None:
-    """Raise the right error for a non-2xx answer from an HTTP endpoint (webhooks, Slack, Discord)."""
-    snippet = " ".join(body.split())[:200]
-    if status in RETRY_STATUSES or status >= 500:
-        raise RetryLater(f"HTTP {status}: {snippet}", retry_after)
-    raise PermanentDeliveryError(f"HTTP {status}: {snippet}")
-
-
-def parse_retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """`Retry-After` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return min(seconds, MAX_RETRY_AFTER) if 0 <= seconds < float("inf") else None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return min(MAX_RETRY_AFTER, max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()))
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class Memo(Generic[K, V]):
-    """A small bounded mapping (oldest entries fall out): per-alert progress a sink keeps between
-    attempts. It lives in memory only, so a restart forgets it; each user documents what that costs."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        return self._data.get(key)
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self._size:
-            self._data.popitem(last=False)
-
-    def drop(self, key: K) -> None:
-        self._data.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
-def log_ambiguous(log: Any, sink: str, alert: str, error: str) -> None:
+def log_ambiguous(log: Logger, sink: str, alert: str, error: str) -> None:
     """The destination may have the message although we saw no answer: a retry may duplicate it once."""
     log.warning("delivery_ambiguous", sink=sink, alert=alert, error=error)

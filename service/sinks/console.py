@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TextIO
+from typing import Literal, TextIO
 
 from service.models import Alert
+from service.options import SinkOptions
+from service.registry import SinkType
 from service.sinks.render import render_text
 
 
 class ConsoleSink:
-    kind = "console"
-
     def __init__(self, name: str, stream: TextIO | None = None) -> None:
         self.name = name
         self._stream = stream
@@ -27,3 +27,15 @@ class ConsoleSink:
 
     async def close(self) -> None:
         return None
+
+
+class ConsoleOptions(SinkOptions):
+    type: Literal["console"]
+
+
+SINK = SinkType(
+    "console",
+    ConsoleOptions,
+    build=lambda name, options, context: ConsoleSink(name),
+    describe=lambda options: "standard output",
+)

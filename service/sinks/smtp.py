@@ -27,10 +27,15 @@ from typing import Any, Literal
 
 import aiosmtplib
 import structlog
+from pydantic import Field, SecretStr, field_validator
 
-from service.errors import PermanentDeliveryError, RetryLater
+from service.errors import OptionError, PermanentDeliveryError, RetryLater
+from service.logs import Logger
 from service.models import Alert
-from service.sinks.base import Memo, log_ambiguous
+from service.options import Duration, SinkOptions, format_duration
+from service.registry import SinkContext, SinkType
+from service.sinks.base import log_ambiguous
+from service.sinks.memo import Memo
 from service.sinks.render import (
     SUBJECT_CHARS,
     clip,
@@ -55,9 +60,9 @@ class EmailRenderer:
     """
 
     def __init__(self, name: str, subject: str | None, text: str | None, html: str | None) -> None:
-        self._subject = compile_template(subject, html=False, name=f"sinks.{name}.subject_template")
-        self._text = compile_template(text, html=False, name=f"sinks.{name}.text_template")
-        self._html = compile_template(html, html=True, name=f"sinks.{name}.html_template")
+        self._subject = compile_template(subject, html=False, name="subject_template")
+        self._text = compile_template(text, html=False, name="text_template")
+        self._html = compile_template(html, html=True, name="html_template")
 
     def subject(self, alert: Alert) -> str:
         if self._subject is None:
@@ -127,7 +132,6 @@ def _message(
 
 
 class EmailSink:
-    kind = "email"
     concurrency = 1
 
     def __init__(
@@ -147,8 +151,10 @@ class EmailSink:
         subject_template: str | None = None,
         text_template: str | None = None,
         html_template: str | None = None,
+        log: Logger | None = None,
     ) -> None:
         self.name = name
+        self._log: Logger = log or structlog.get_logger()
         self._host, self._port, self._tls = host, port, tls
         self._sender, self._to = sender, list(to)
         self._username, self._password = username, password
@@ -204,7 +210,7 @@ class EmailSink:
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}".rstrip(": ")
             if sending and isinstance(exc, aiosmtplib.SMTPServerDisconnected | TimeoutError):
-                log_ambiguous(structlog.get_logger(), self.name, key, error)
+                log_ambiguous(self._log, self.name, key, error)
             raise RetryLater(f"SMTP {error}") from exc
         finally:
             if not accepted:
@@ -220,15 +226,13 @@ class EmailSink:
         if client.supports_extension("auth"):
             await client.login(self._username, self._password)
         else:
-            structlog.get_logger().warning(
-                "smtp_auth_not_offered", sink=self.name, hint="sending without logging in"
-            )
+            self._log.warning("smtp_auth_not_offered", sink=self.name, hint="sending without logging in")
 
     def _settle(self, key: str, recipients: list[str], refused: dict[str, Any]) -> None:
         later = {r: reply for r, reply in refused.items() if _transient_rcpt(reply.code)}
         never = {r: reply for r, reply in refused.items() if r not in later}
         if never:
-            structlog.get_logger().error(
+            self._log.error(
                 "recipients_refused",
                 sink=self.name,
                 alert=key,
@@ -285,3 +289,65 @@ def _drop(client: aiosmtplib.SMTP) -> None:
     client.close()
     if isinstance(transport, asyncio.Transport):
         transport.abort()
+
+
+class EmailOptions(SinkOptions):
+    type: Literal["email"]
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    tls: TlsMode = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    timeout: Duration = 30.0
+    digest: Duration | None = None
+    subject_template: str | None = None
+    text_template: str | None = None
+    html_template: str | None = None
+    ca_file: str | None = None
+
+    @field_validator("digest")
+    @classmethod
+    def _positive_digest(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("a digest window must be longer than zero (or leave it out)")
+        return value
+
+
+def _build(name: str, o: EmailOptions, context: SinkContext) -> EmailSink:
+    return EmailSink(
+        name,
+        host=o.host,
+        port=o.port,
+        tls=o.tls,
+        sender=o.sender,
+        to=list(o.to),
+        username=o.username,
+        password=o.password.get_secret_value() if o.password else None,
+        timeout=o.timeout,
+        tls_context=_tls_context(o.ca_file),
+        digest=o.digest,
+        subject_template=o.subject_template,
+        text_template=o.text_template,
+        html_template=o.html_template,
+        log=context.log,
+    )
+
+
+def _tls_context(ca_file: str | None) -> ssl.SSLContext | None:
+    if ca_file is None:
+        return None
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise OptionError("ca_file", f"cannot load the CA file: {exc}") from exc
+
+
+def _describe(o: EmailOptions) -> str:
+    login = f", login {o.username}" if o.username else ""
+    login += f", digest every {format_duration(o.digest)}" if o.digest else ""
+    return f"{o.host}:{o.port} ({o.tls}{login}) from {o.sender} to {', '.join(o.to)}"
+
+
+SINK = SinkType("email", EmailOptions, _build, _describe)

@@ -1,7 +1,7 @@
 """Telegram through the Bot API's sendMessage (and editMessageText for a story's later outlets).
 
-- Pacing: every sink sending through one bot token shares one `TelegramBot` in the process, and so one
-  `Pacer` (about 30 messages a second per bot, about 1 a second per chat with a short burst, at most 20
+- Pacing: every sink sending through one bot token shares one `TelegramBot` in the runtime (one that
+  outlives config reloads), and so one `Pacer` (about 30 messages a second per bot, about 1 a second per chat with a short burst, at most 20
   a minute in a group or channel). A 429 pauses *that chat* for its `retry_after`; other chats carry on
   (python-telegram-bot pauses every chat; a 429 caused by the bot-wide limit then reaches each busy chat
   on its own, and each backs off). A 429 raises `Throttled`: the message was not sent, the alert keeps
@@ -37,10 +37,16 @@ from typing import Any, Literal, NoReturn
 
 import aiohttp
 import structlog
+from pydantic import SecretStr
 
 from service.errors import PermanentDeliveryError, RetryLater
+from service.logs import Logger
 from service.models import Alert
-from service.sinks.base import AMBIGUOUS_HTTP_ERRORS, MAX_RETRY_AFTER, Memo, Throttled, log_ambiguous
+from service.options import SinkOptions
+from service.registry import SinkContext, SinkType
+from service.sinks.base import MAX_RETRY_AFTER, Throttled, log_ambiguous
+from service.sinks.http import AMBIGUOUS_HTTP_ERRORS
+from service.sinks.memo import Memo
 from service.sinks.pacing import Pacer
 from service.sinks.render import TELEGRAM_LIMIT, render_telegram
 from service.sinks.split import split_message, telegram_markup_problem, to_plain
@@ -96,17 +102,7 @@ class TelegramBot:
         return reason
 
 
-_BOTS: dict[str, TelegramBot] = {}
-
-
-def shared_bot(token: str, api_url: str) -> TelegramBot:
-    """The process-wide TelegramBot for this token (keyed by a hash: the token is not kept twice)."""
-    key = hashlib.sha256(f"{api_url}\0{token}".encode()).hexdigest()
-    return _BOTS.setdefault(key, TelegramBot())
-
-
 class TelegramSink:
-    kind = "telegram"
     concurrency = 1  # messages to one chat keep their order
 
     def __init__(
@@ -126,22 +122,22 @@ class TelegramSink:
         timeout: float = 30.0,
         bot: TelegramBot | None = None,
         limit: int = TELEGRAM_LIMIT,
+        log: Logger | None = None,
     ) -> None:
         self.name = name
         self._session = session
         self._token = token
         self._configured_chat = str(chat_id)
         self._api = f"{api_url.rstrip('/')}/bot{token}"
-        self._bot = bot or shared_bot(token, api_url)
+        self._bot = bot or TelegramBot()
+        self._log: Logger = log or structlog.get_logger()
         self.chat_id: str | int = self._bot.moved.get(self._configured_chat, chat_id)
         self._thread = message_thread_id
         self._preview = _preview_options(disable_preview, preview_size, preview_above_text)
         self._silent = disable_notification
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._limit = limit
-        self._template = compile_template(
-            template, html=True, name=f"sinks.{name}.template", check=telegram_markup_problem
-        )
+        self._template = compile_template(template, html=True, name="template", check=telegram_markup_problem)
         # Per alert, the (chat, message id) of each part sent so far (None when the API gave no id).
         self._progress: Memo[str, tuple[tuple[int | str, int] | None, ...]] = Memo()
 
@@ -313,10 +309,6 @@ class TelegramSink:
             answer = {"ok": False, "description": raw[:200].decode("utf-8", "replace")}
         return status, answer if isinstance(answer, dict) else {"ok": False}
 
-    @property
-    def _log(self) -> Any:
-        return structlog.get_logger()
-
     def _destination(self) -> str:
         return f"{self.chat_id}#{self._thread}" if self._thread is not None else str(self.chat_id)
 
@@ -369,3 +361,46 @@ def _seconds(value: Any, default: float) -> float:
     except (TypeError, ValueError):
         return default
     return min(MAX_RETRY_AFTER, seconds) if seconds >= 0 else default
+
+
+class TelegramOptions(SinkOptions):
+    type: Literal["telegram"]
+    bot_token: SecretStr
+    chat_id: str | int
+    api_url: str = "https://api.telegram.org"
+    message_thread_id: int | None = None
+    disable_web_page_preview: bool = False
+    link_preview_size: PreviewSize = "auto"
+    link_preview_above_text: bool = False
+    disable_notification: bool = False
+    template: str | None = None
+
+
+def _build(name: str, o: TelegramOptions, context: SinkContext) -> TelegramSink:
+    token = o.bot_token.get_secret_value()
+    # Keyed by a hash: the token is not kept twice. Shared per runtime, so a reload keeps the pacing.
+    key = "telegram-bot:" + hashlib.sha256(f"{o.api_url}\0{token}".encode()).hexdigest()
+    return TelegramSink(
+        name,
+        context.session,
+        token=token,
+        chat_id=o.chat_id,
+        api_url=o.api_url,
+        message_thread_id=o.message_thread_id,
+        disable_preview=o.disable_web_page_preview,
+        preview_size=o.link_preview_size,
+        preview_above_text=o.link_preview_above_text,
+        disable_notification=o.disable_notification,
+        template=o.template,
+        bot=context.shared.get(key, TelegramBot),
+        log=context.log,
+    )
+
+
+def _describe(o: TelegramOptions) -> str:
+    thread = f", topic {o.message_thread_id}" if o.message_thread_id else ""
+    template = ", own template" if o.template else ""
+    return f"chat {o.chat_id}{thread} via {o.api_url} (token set{template})"
+
+
+SINK = SinkType("telegram", TelegramOptions, _build, _describe)

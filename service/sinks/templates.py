@@ -17,8 +17,8 @@ Filters
   clip(n)           at most n characters, cut on a word, with an ellipsis
   isolate           wrap in Unicode first-strong isolates (keeps Arabic from reordering Latin around it)
 
-A template that does not compile, or fails on a sample alert, raises SinkConfigError (a ValueError) when
-the sink is built (the composition root reports it as a config problem); one that fails on a real alert at send time raises
+A template that does not compile, or fails on a sample alert, raises OptionError naming the option when
+the sink is built (the composition root reports it as a config problem with its key path); one that fails on a real alert at send time raises
 PermanentDeliveryError, so that alert is parked with the reason.
 """
 
@@ -31,9 +31,8 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from service.errors import PermanentDeliveryError
+from service.errors import OptionError, PermanentDeliveryError
 from service.models import Alert, Hit, Item, Match
-from service.sinks.base import SinkConfigError
 from service.sinks.render import clip, isolate, matched_terms
 
 # Keeps a runaway template from producing megabytes; every channel's limit is far below this.
@@ -78,14 +77,14 @@ class MessageTemplate:
         try:
             self._template = env.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
-            raise SinkConfigError(name, f"line {exc.lineno}: {exc.message}") from None
+            raise OptionError(name, f"line {exc.lineno}: {exc.message}") from None
         try:
             sample = self.render(sample_alert())
         except PermanentDeliveryError as exc:
-            raise SinkConfigError(name, f"fails on a sample alert: {exc}") from None
+            raise OptionError(name, f"fails on a sample alert: {exc}") from None
         problem = check(sample) if check else None
         if problem:
-            raise SinkConfigError(name, problem)
+            raise OptionError(name, problem)
 
     def render(self, alert: Alert) -> str:
         try:

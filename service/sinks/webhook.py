@@ -21,6 +21,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -28,17 +29,16 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
+from pydantic import Field, SecretStr, field_validator
 
-from service.errors import PermanentDeliveryError, RetryLater
+from service.errors import OptionError, PermanentDeliveryError, RetryLater
+from service.logs import Logger
 from service.models import Alert
-from service.sinks.base import (
-    AMBIGUOUS_HTTP_ERRORS,
-    MAX_RETRY_AFTER,
-    SinkConfigError,
-    classify_http,
-    log_ambiguous,
-    parse_retry_after_seconds,
-)
+from service.options import Duration, SinkOptions
+from service.redact import origin_only
+from service.registry import SinkContext, SinkType
+from service.sinks.base import MAX_RETRY_AFTER, log_ambiguous
+from service.sinks.http import AMBIGUOUS_HTTP_ERRORS, classify_http, parse_retry_after_seconds
 from service.sinks.pacing import Pacer, Rate
 from service.sinks.render import DISCORD_CONTENT_LIMIT, clip, discord_body, slack_body
 from service.sinks.templates import compile_template
@@ -82,15 +82,7 @@ def _is_base64(text: str) -> bool:
     return bool(text)
 
 
-def redact_url(url: str) -> str:
-    """Scheme and host only: Slack and Discord webhook URLs carry their token in the path."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}/…" if parts.scheme else "(url)"
-
-
 class WebhookSink:
-    kind = "webhook"
-
     def __init__(
         self,
         name: str,
@@ -104,11 +96,10 @@ class WebhookSink:
         template: str | None = None,
         clock: Callable[[], float] = time.time,
         pacer: Pacer | None = None,
+        log: Logger | None = None,
     ) -> None:
         if template and format == "json":
-            raise SinkConfigError(
-                f"sinks.{name}.template", "the json format's body is fixed; use slack or discord"
-            )
+            raise OptionError("template", "the json format's body is fixed; use slack or discord")
         self.name = name
         self._session = session
         self._url = url
@@ -117,13 +108,14 @@ class WebhookSink:
         for index, one in enumerate(self._secrets):
             if one.startswith("whsec_") and not _is_base64(one.removeprefix("whsec_")):
                 # Never echo the secret itself.
-                raise SinkConfigError(f"sinks.{name}.secret", f"secret #{index + 1} is whsec_ but not base64")
+                raise OptionError("secret", f"secret #{index + 1} is whsec_ but not base64")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self.concurrency = max(1, concurrency)
-        self._template = compile_template(template, html=False, name=f"sinks.{name}.template")
+        self._template = compile_template(template, html=False, name="template")
         self._clock = clock
         self._pacer = pacer or _pacer_for(format)
         self._disabled: str | None = None
+        self._log: Logger = log or structlog.get_logger()
 
     def body(self, alert: Alert) -> dict[str, Any]:
         if self._format == "slack":
@@ -173,7 +165,7 @@ class WebhookSink:
             raise RetryLater(self._scrub(f"{type(exc).__name__}: {exc}")) from exc
         except AMBIGUOUS_HTTP_ERRORS as exc:
             error = self._scrub(f"{type(exc).__name__}: {exc}".rstrip(": "))
-            log_ambiguous(structlog.get_logger(), self.name, alert.id, error)
+            log_ambiguous(self._log, self.name, alert.id, error)
             raise RetryLater(
                 f"no answer ({error}); the receiver may have it: the same webhook-id is resent"
             ) from exc
@@ -182,14 +174,14 @@ class WebhookSink:
 
     def _raise_for(self, status: int, headers: Any, text: str) -> None:
         if 300 <= status < 400:
-            target = redact_url(str(headers.get("Location", ""))) if headers.get("Location") else "elsewhere"
-            structlog.get_logger().error("webhook_redirected", sink=self.name, status=status, location=target)
+            target = origin_only(str(headers.get("Location", ""))) if headers.get("Location") else "elsewhere"
+            self._log.error("webhook_redirected", sink=self.name, status=status, location=target)
             raise PermanentDeliveryError(
                 f"HTTP {status}: redirected to {target}; redirects are not followed, update the sink's url"
             )
         if status == 410 or (self._format != "json" and status in (403, 404)):
             self._disabled = f"HTTP {status}: {' '.join(text.split())[:100]}"
-            structlog.get_logger().error("sink_disabled", sink=self.name, error=self._disabled)
+            self._log.error("sink_disabled", sink=self.name, error=self._disabled)
         if status == 429 and self._pacer:
             delay = _retry_after(headers, text) or 1.0
             self._pacer.pause(self.name, delay)
@@ -199,7 +191,7 @@ class WebhookSink:
         parts = urlsplit(self._url)
         if parts.path not in ("", "/"):
             text = text.replace(parts.path, "/…")
-        return text.replace(self._url, redact_url(self._url))
+        return text.replace(self._url, origin_only(self._url))
 
     async def close(self) -> None:
         return None
@@ -222,3 +214,42 @@ def _pacer_for(format: str) -> Pacer | None:
         return None
     per_key, overall = _RATES[format]
     return Pacer(overall=overall, per_key=per_key, per_group=None, max_wait=3.0)
+
+
+class WebhookOptions(SinkOptions):
+    type: Literal["webhook"]
+    url: str
+    format: WebhookFormat = "json"
+    secret: SecretStr | None = None
+    timeout: Duration = 10.0
+    concurrency: int = Field(1, ge=1, le=64)
+    template: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str) -> str:
+        if not re.match(r"^https?://", url, re.IGNORECASE):
+            raise ValueError("must start with http:// or https://")
+        return url
+
+
+def _build(name: str, o: WebhookOptions, context: SinkContext) -> WebhookSink:
+    return WebhookSink(
+        name,
+        context.session,
+        url=o.url,
+        format=o.format,
+        secret=o.secret.get_secret_value() if o.secret else None,
+        timeout=o.timeout,
+        concurrency=o.concurrency,
+        template=o.template,
+        log=context.log,
+    )
+
+
+def _describe(o: WebhookOptions) -> str:
+    # Slack and Discord webhook URLs are bearer secrets in their path: the host only.
+    return f"{o.format}, {'signed' if o.secret else 'unsigned'}, {origin_only(o.url)}"
+
+
+SINK = SinkType("webhook", WebhookOptions, _build, _describe)

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 from service.errors import StoreError, StoreLockedError
 from service.models import Alert, FeedState
+from service.registry import StoreSettings, StoreType
 from service.state import embedded_stories
 from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from service.state.embedded_stories import StoryRequest
@@ -512,3 +513,19 @@ def _delivery(row: tuple[Any, ...], claim: int = 0) -> Delivery:
         receipt=receipt,
         edit=edit,
     )
+
+
+# Where the embedded store lives when `service.store` is not set: beside the working directory.
+DEFAULT_DIRECTORY = "./newsalert-state"
+
+
+def _build(directory: str, settings: StoreSettings) -> EmbeddedStore:
+    return EmbeddedStore(directory or DEFAULT_DIRECTORY, seen_ttl=settings.seen_ttl)
+
+
+STORE = StoreType(
+    "embedded",
+    schemes=(),
+    build=_build,
+    describe=lambda directory: f"embedded ({directory or DEFAULT_DIRECTORY})",
+)

@@ -8,7 +8,6 @@ the Redis server's clock; everything else compares the `now` the caller passes.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.errors import StoreError
 from service.models import Alert, FeedState
+from service.redact import hide_password
+from service.registry import StoreSettings, StoreType
 from service.state import redis_lua
 from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from service.state.fingerprint import (
@@ -37,7 +38,6 @@ from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch, pa
 _SEP = "\x1f"
 CLAIM_SCAN_FACTOR = 4  # a claim scans at most this many times `limit` due members (others' claims)
 ACK_CHUNK = 500  # acks per script call, so that one call never holds the server for long
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")
 CLIENT_NAME = "newsalert"  # shown by CLIENT LIST, so an operator can tell these connections apart
 _SCRIPTS = {
     "unseen": redis_lua.UNSEEN_ITEMS,
@@ -141,7 +141,7 @@ class RedisStore:
         self._scripts: dict[str, Any] = {}
 
     def __repr__(self) -> str:
-        return f"RedisStore({redact_url(self._url)!r})"
+        return f"RedisStore({hide_password(self._url)!r})"
 
     async def open(self) -> None:
         retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=5)
@@ -157,7 +157,7 @@ class RedisStore:
                 client_name=CLIENT_NAME,
             )
         except ValueError as exc:
-            raise StoreError(f"invalid Redis URL {redact_url(self._url)}: {exc}") from None
+            raise StoreError(f"invalid Redis URL {hide_password(self._url)}: {exc}") from None
         self._scripts = {name: self._redis.register_script(text) for name, text in _SCRIPTS.items()}
 
     async def _script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -388,11 +388,6 @@ def _ms(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, fit for logs and error messages."""
-    return _PASSWORD.sub(r"\1***@", url)
-
-
 def _claimed(
     member: str, attempts: str, next_at: str, error: str, token: int, body: str, receipt: str
 ) -> Delivery:
@@ -422,3 +417,15 @@ def _delivery(member: str, fields: dict[str, str], body: str) -> Delivery:
         receipt=fields.get("receipt") or None,
         edit=edit,
     )
+
+
+def _build(url: str, settings: StoreSettings) -> RedisStore:
+    return RedisStore(url, seen_ttl=settings.seen_ttl, prefix=settings.key_prefix)
+
+
+STORE = StoreType(
+    "redis",
+    schemes=("redis", "rediss", "unix"),
+    build=_build,
+    describe=lambda url: f"redis ({hide_password(url)})",
+)

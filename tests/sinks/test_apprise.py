@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.errors import RetryLater
+from service.errors import OptionError, RetryLater
 from service.sinks.apprise_sink import AppriseSink
 from tests.peers import Receiver, free_port, json_of
 from tests.sinks.test_render import make_alert
@@ -34,7 +34,7 @@ async def test_a_failure_is_retried_and_urls_that_took_the_alert_are_not_sent_it
 
 
 def test_an_url_apprise_does_not_know_fails_when_the_sink_is_built_without_showing_it() -> None:
-    with pytest.raises(ValueError, match=r"sinks\.a\.urls\[0\]: Apprise does not understand") as info:
+    with pytest.raises(OptionError, match=r"^urls\[0\]: Apprise does not understand") as info:
         AppriseSink("a", urls=["nosuchservice://user:SECRET@host"])
     assert "SECRET" not in str(info.value)
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import structlog
 
-from service.errors import PermanentDeliveryError, RetryLater
+from service.errors import OptionError, PermanentDeliveryError, RetryLater
 from service.models import Alert
 from service.sinks.smtp import EmailSink, build_digest, build_message
 from tests.peers import Mailbox, SmtpServerFactory, TestCerts, free_port
@@ -228,7 +228,7 @@ async def test_templates_shape_subject_text_and_html_with_the_html_escaped(mailb
 
 
 def test_a_broken_email_template_fails_when_the_sink_is_built() -> None:
-    with pytest.raises(ValueError, match=r"sinks\.m\.html_template: line 1"):
+    with pytest.raises(OptionError, match=r"^html_template: line 1"):
         email(25, html_template="{% if %}")
 
 

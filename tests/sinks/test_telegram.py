@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 import structlog
 
-from service.errors import PermanentDeliveryError, RetryLater
+from service.errors import OptionError, PermanentDeliveryError, RetryLater
 from service.models import Alert
 from service.sinks.base import Throttled
 from service.sinks.outbox import Outbox, RetryPolicy
@@ -466,7 +466,7 @@ async def test_a_template_renders_telegram_html_with_feed_text_escaped(
 def test_a_telegram_template_with_a_tag_telegram_refuses_fails_when_the_sink_is_built(
     session: aiohttp.ClientSession,
 ) -> None:
-    with pytest.raises(ValueError, match=r"sinks\.t\.template: Telegram does not support the tag <div>"):
+    with pytest.raises(OptionError, match=r"^template: Telegram does not support the tag <div>"):
         TelegramSink("t", session, token="1:x", chat_id=1, template="<div>{{ item.title }}</div>")
 
 

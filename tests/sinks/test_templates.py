@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.errors import PermanentDeliveryError
+from service.errors import OptionError, PermanentDeliveryError
 from service.sinks.split import telegram_markup_problem
 from service.sinks.templates import MessageTemplate, compile_template, template_context
 from tests.sinks.test_render import make_alert
@@ -66,13 +66,13 @@ def test_filters_clip_and_isolate() -> None:
     ],
 )
 def test_a_broken_or_unsafe_template_is_a_build_time_error(source: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message) as info:
+    with pytest.raises(OptionError, match=message) as info:
         MessageTemplate(source, html=True, name="sinks.x.template")
     assert str(info.value).startswith("sinks.x.template: ")
 
 
 def test_a_telegram_template_with_an_unsupported_tag_is_refused_at_build_time() -> None:
-    with pytest.raises(ValueError, match="does not support the tag <p>"):
+    with pytest.raises(OptionError, match="does not support the tag <p>"):
         compile_template("<p>{{ item.title }}</p>", html=True, name="t", check=telegram_markup_problem)
 
 
