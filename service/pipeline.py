@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from service.errors import FeedError, FeedParseError, FetchError
 from service.feeds.fetch import FetchResult
@@ -22,10 +22,11 @@ from service.feeds.html import decode_html, extract_article
 from service.feeds.items import build_items
 from service.feeds.parse import ParsedFeed, parse_feed
 from service.feeds.schedule import next_state_after_failure, next_state_after_success
+from service.logs import Logger
 from service.match import Matcher
 from service.models import Alert, Feed, FeedState, Item, Match
 from service.state.fingerprint import Fingerprint, fingerprint
-from service.state.protocol import Store
+from service.state.protocol import PipelineStore
 from service.telemetry import NullTelemetry, Telemetry
 
 TEASER_CHARS = 400
@@ -90,12 +91,12 @@ class Pipeline:
     def __init__(
         self,
         *,
-        store: Store,
+        store: PipelineStore,
         fetcher: FeedFetcher,
         matcher: Callable[[], Matcher],
         routes: Callable[[], Mapping[str, tuple[str, ...]]],
         clock: Callable[[], datetime],
-        log: Any,
+        log: Logger,
         schedule: Schedule | None = None,
         rng: random.Random | None = None,
         telemetry: Telemetry | None = None,
@@ -138,7 +139,7 @@ class Pipeline:
             return await self._failed(feed, current, exc, fence, log)
 
     async def _poll(
-        self, feed: Feed, state: FeedState, fence: int | None, *, first: bool, log: Any
+        self, feed: Feed, state: FeedState, fence: int | None, *, first: bool, log: Logger
     ) -> PollOutcome:
         url = state.url or feed.url
         started = self._clock()
@@ -176,7 +177,7 @@ class Pipeline:
         return parsed, build_items(parsed, feed=feed.name, language=feed.language, now=now)
 
     async def _process(
-        self, feed: Feed, items: list[Item], now: datetime, *, first: bool, log: Any
+        self, feed: Feed, items: list[Item], now: datetime, *, first: bool, log: Logger
     ) -> tuple[int, int]:
         remembered = self._memory.get(feed.name, frozenset())
         unseen_ids = set(await self._store.unseen_items(feed.name, [i.id for i in items], now)) - remembered
@@ -198,7 +199,7 @@ class Pipeline:
                 out.append(Matched(item, matches, fingerprint(item.title, item.content or item.summary)))
         return out
 
-    async def _enqueue(self, matched: list[Matched], now: datetime, log: Any) -> int:
+    async def _enqueue(self, matched: list[Matched], now: datetime, log: Logger) -> int:
         """One alert per (watchlist, story): a later copy of a story only adds its outlet to that alert."""
         routes, count = self._routes(), 0
         for entry in matched:
@@ -235,7 +236,7 @@ class Pipeline:
                     )
         return count
 
-    async def _with_full_text(self, item: Item, log: Any) -> Item:
+    async def _with_full_text(self, item: Item, log: Logger) -> Item:
         if len(item.content) >= TEASER_CHARS or not item.url.startswith(("http://", "https://")):
             return item
         try:
@@ -255,7 +256,7 @@ class Pipeline:
         parsed: ParsedFeed | None,
         item_dates: list[datetime],
         fence: int | None,
-        log: Any,
+        log: Logger,
     ) -> FeedState:
         now = self._clock()
         # A feed with an interval of its own keeps it; the others follow their publishing cadence.
@@ -275,7 +276,7 @@ class Pipeline:
         await self._save_state(new_state, fence, log)
         return new_state
 
-    async def _save_state(self, state: FeedState, fence: int | None, log: Any) -> None:
+    async def _save_state(self, state: FeedState, fence: int | None, log: Logger) -> None:
         if fence is None:
             await self._store.put_feed_state(state)
         elif not await self._store.put_feed_state_fenced(state, fence):
@@ -284,7 +285,7 @@ class Pipeline:
             log.warning("lease_lost", reason="a newer lease exists; this poll's feed state was not saved")
 
     async def _failed(
-        self, feed: Feed, state: FeedState, exc: FeedError, fence: int | None, log: Any
+        self, feed: Feed, state: FeedState, exc: FeedError, fence: int | None, log: Logger
     ) -> PollOutcome:
         error = str(exc) or type(exc).__name__
         reason = exc if isinstance(exc, FetchError | FeedParseError) else FetchError(error)

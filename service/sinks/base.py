@@ -24,11 +24,12 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 import aiohttp
 
 from service.errors import PermanentDeliveryError, RetryLater
+from service.logs import Logger
 from service.models import Alert
 
 # Failures after the request may have reached the server: a retry can duplicate, so they are logged
@@ -163,6 +164,6 @@ class Memo(Generic[K, V]):
         return len(self._data)
 
 
-def log_ambiguous(log: Any, sink: str, alert: str, error: str) -> None:
+def log_ambiguous(log: Logger, sink: str, alert: str, error: str) -> None:
     """The destination may have the message although we saw no answer: a retry may duplicate it once."""
     log.warning("delivery_ambiguous", sink=sink, alert=alert, error=error)
