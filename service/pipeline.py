@@ -15,16 +15,17 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from service.errors import FeedError, FeedParseError, FetchError
 from service.feeds.fetch import FetchResult
 from service.feeds.html import decode_html, extract_article
 from service.feeds.schedule import next_state_after_failure, next_state_after_success
+from service.logs import Logger
 from service.match import Matcher
 from service.models import Alert, Feed, FeedState, Item, Match, Reading
 from service.state.fingerprint import Fingerprint, fingerprint
-from service.state.protocol import Store
+from service.state.protocol import PipelineStore
 from service.telemetry import NullTelemetry, Telemetry
 
 TEASER_CHARS = 400
@@ -89,12 +90,12 @@ class Pipeline:
     def __init__(
         self,
         *,
-        store: Store,
+        store: PipelineStore,
         fetcher: FeedFetcher,
         matcher: Callable[[], Matcher],
         routes: Callable[[], Mapping[str, tuple[str, ...]]],
         clock: Callable[[], datetime],
-        log: Any,
+        log: Logger,
         schedule: Schedule | None = None,
         rng: random.Random | None = None,
         telemetry: Telemetry | None = None,
@@ -137,7 +138,7 @@ class Pipeline:
             return await self._failed(feed, current, exc, fence, log)
 
     async def _poll(
-        self, feed: Feed, state: FeedState, fence: int | None, *, first: bool, log: Any
+        self, feed: Feed, state: FeedState, fence: int | None, *, first: bool, log: Logger
     ) -> PollOutcome:
         url = state.url or feed.url
         started = self._clock()
@@ -171,7 +172,7 @@ class Pipeline:
         )
 
     async def _process(
-        self, feed: Feed, items: list[Item], now: datetime, *, first: bool, log: Any
+        self, feed: Feed, items: list[Item], now: datetime, *, first: bool, log: Logger
     ) -> tuple[int, int]:
         remembered = self._memory.get(feed.name, frozenset())
         unseen_ids = set(await self._store.unseen_items(feed.name, [i.id for i in items], now)) - remembered
@@ -193,7 +194,7 @@ class Pipeline:
                 out.append(Matched(item, matches, fingerprint(item.title, item.content or item.summary)))
         return out
 
-    async def _enqueue(self, matched: list[Matched], now: datetime, log: Any) -> int:
+    async def _enqueue(self, matched: list[Matched], now: datetime, log: Logger) -> int:
         """One alert per (watchlist, story): a later copy of a story only adds its outlet to that alert."""
         routes, count = self._routes(), 0
         for entry in matched:
@@ -230,7 +231,7 @@ class Pipeline:
                     )
         return count
 
-    async def _with_full_text(self, item: Item, log: Any) -> Item:
+    async def _with_full_text(self, item: Item, log: Logger) -> Item:
         if len(item.content) >= TEASER_CHARS or not item.url.startswith(("http://", "https://")):
             return item
         try:
@@ -250,7 +251,7 @@ class Pipeline:
         reading: Reading | None,
         item_dates: list[datetime],
         fence: int | None,
-        log: Any,
+        log: Logger,
     ) -> FeedState:
         now = self._clock()
         # A feed with an interval of its own keeps it; the others follow their publishing cadence.
@@ -270,7 +271,7 @@ class Pipeline:
         await self._save_state(new_state, fence, log)
         return new_state
 
-    async def _save_state(self, state: FeedState, fence: int | None, log: Any) -> None:
+    async def _save_state(self, state: FeedState, fence: int | None, log: Logger) -> None:
         if fence is None:
             await self._store.put_feed_state(state)
         elif not await self._store.put_feed_state_fenced(state, fence):
@@ -279,7 +280,7 @@ class Pipeline:
             log.warning("lease_lost", reason="a newer lease exists; this poll's feed state was not saved")
 
     async def _failed(
-        self, feed: Feed, state: FeedState, exc: FeedError, fence: int | None, log: Any
+        self, feed: Feed, state: FeedState, exc: FeedError, fence: int | None, log: Logger
     ) -> PollOutcome:
         error = str(exc) or type(exc).__name__
         reason = exc if isinstance(exc, FetchError | FeedParseError) else FetchError(error)

@@ -7,13 +7,13 @@ import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from service.errors import StoreError
+from service.logs import Logger
 from service.models import Feed
 from service.pipeline import Pipeline, PollOutcome
 from service.sinks.outbox import DeliveryStats, Outbox
-from service.state.protocol import DeliveryStatus, Store
+from service.state.protocol import DeliveryStatus, SchedulerStore, StoreViews
 
 
 @dataclass(slots=True)
@@ -39,7 +39,7 @@ async def poll_all(pipeline: Pipeline, feeds: Sequence[Feed], concurrency: int) 
 
 
 async def settle(
-    outbox: Outbox, store: Store, *, clock: Callable[[], datetime], deadline: float, log: Any
+    outbox: Outbox, store: StoreViews, *, clock: Callable[[], datetime], deadline: float, log: Logger
 ) -> tuple[DeliveryStats, int]:
     """Deliver until nothing is due, waiting for retries that fall within `deadline` seconds."""
     total = DeliveryStats()
@@ -62,13 +62,13 @@ async def settle(
 async def run_once(
     pipeline: Pipeline,
     outbox: Outbox,
-    store: Store,
+    store: StoreViews,
     feeds: Sequence[Feed],
     *,
     concurrency: int,
     clock: Callable[[], datetime],
     settle_seconds: float,
-    log: Any,
+    log: Logger,
 ) -> RunReport:
     report = RunReport()
     report.polls = await poll_all(pipeline, feeds, concurrency)
@@ -115,14 +115,14 @@ class PollScheduler:
     def __init__(
         self,
         pipeline: Pipeline,
-        store: Store,
+        store: SchedulerStore,
         *,
         owner: str,
         concurrency: int,
         clock: Callable[[], datetime],
         lease_ttl: float = 60.0,
         on_alerts: Callable[[], None] = lambda: None,
-        log: Any = None,
+        log: Logger | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._store = store

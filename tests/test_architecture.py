@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import ast
+import typing
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from service import pipeline, worker
+from service.logs import Logger
+from service.sinks import outbox
+from service.state.protocol import Store
 
 SERVICE = Path(__file__).resolve().parents[1] / "service"
 IO_LIBRARIES = {"aiohttp", "redis", "aiosmtplib", "smtplib", "structlog", "sqlite3", "socket", "requests"}
@@ -56,3 +63,22 @@ def test_the_architecture_check_catches_an_io_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("import aiohttp\nfrom redis.asyncio import Redis\n")
     assert {"aiohttp", "redis.asyncio"} <= _imports(bad)
+
+
+ORCHESTRATION: list[Callable[..., object]] = [
+    pipeline.Pipeline.__init__,
+    worker.PollScheduler.__init__,
+    worker.settle,
+    worker.run_once,
+    outbox.Outbox.__init__,
+]
+
+
+@pytest.mark.parametrize("function", ORCHESTRATION, ids=lambda f: f.__qualname__)
+def test_orchestration_takes_a_store_port_and_a_logger_port(function: Callable[..., object]) -> None:
+    """The pipeline, the scheduler and the outbox each name the narrow port they use, never the whole
+    store (so a fake with just those methods is a legitimate argument), and log through the port."""
+    hints = typing.get_type_hints(function)
+    assert hints["store"] is not Store
+    assert hints["store"] in Store.__mro__
+    assert hints["log"] in (Logger, Logger | None)

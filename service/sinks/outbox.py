@@ -42,9 +42,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from service.errors import PermanentDeliveryError, RetryLater, StoreError
+from service.logs import Logger
 from service.sinks.base import (
     MAX_RETRY_AFTER,
     BatchSink,
@@ -54,7 +54,7 @@ from service.sinks.base import (
     concurrency_of,
     digest_of,
 )
-from service.state.protocol import Ack, Delivery, DeliveryStatus, Store
+from service.state.protocol import Ack, Delivery, DeliveryStatus, OutboxStore
 from service.telemetry import NullTelemetry, Telemetry
 
 # A pass that found every sink with due work set aside waits this long at most before returning, so a
@@ -99,7 +99,7 @@ class _AckBuffer:
     and what arrives meanwhile waits for the next. A failed write keeps its outcomes for the next one.
     """
 
-    def __init__(self, store: Store, log: Any, size: int, delay: float) -> None:
+    def __init__(self, store: OutboxStore, log: Logger, size: int, delay: float) -> None:
         self._store = store
         self._log = log
         self._size = max(1, size)
@@ -177,11 +177,11 @@ class _AckBuffer:
 class Outbox:
     def __init__(
         self,
-        store: Store,
+        store: OutboxStore,
         sinks: Mapping[str, Sink],
         *,
         clock: Callable[[], datetime],
-        log: Any,
+        log: Logger,
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         send_timeout: float = 60.0,
@@ -394,7 +394,7 @@ class Outbox:
         sink: str,
         started: datetime,
         stats: DeliveryStats,
-        log: Any,
+        log: Logger,
         receipt: str | None = None,
     ) -> None:
         now = self._clock()
@@ -410,7 +410,13 @@ class Outbox:
         log.info(event, duration_ms=int(elapsed * 1000))
 
     def _retry(
-        self, batch: Sequence[Delivery], exc: Exception, stats: DeliveryStats, log: Any, *, held: bool = False
+        self,
+        batch: Sequence[Delivery],
+        exc: Exception,
+        stats: DeliveryStats,
+        log: Logger,
+        *,
+        held: bool = False,
     ) -> None:
         """Schedule the next attempt of every delivery in `batch` together, or park them after too many."""
         attempts = max(d.attempts for d in batch) + 1 - (1 if held else 0)
@@ -433,7 +439,7 @@ class Outbox:
             ambiguous=isinstance(exc, TimeoutError),
         )
 
-    def _pause(self, sink: str, delay: float, stats: DeliveryStats, log: Any) -> None:
+    def _pause(self, sink: str, delay: float, stats: DeliveryStats, log: Logger) -> None:
         until = self._clock() + timedelta(seconds=min(max(delay, 0.0), MAX_RETRY_AFTER))
         self._paused[sink] = max(until, self._paused.get(sink, until))
         stats.count(sink, "throttled")

@@ -1,4 +1,8 @@
-"""The one store protocol every backend implements (the embedded SQLite store, Redis)."""
+"""The store's ports, one per kind of consumer, and `Store`, their union, which every backend implements.
+
+Each consumer names only the port it calls (the pipeline, the outbox, the poll scheduler, the read-only
+views), so a test may hand it a fake with just those methods.
+"""
 
 from __future__ import annotations
 
@@ -103,7 +107,9 @@ class StoryMatch:
     outlets: tuple[str, ...]
 
 
-class Store(Protocol):
+class StoreLifecycle(Protocol):
+    """Opening, closing and probing the store (the composition root and the health probe)."""
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -111,16 +117,33 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise StoreError when the store cannot be reached."""
 
+
+class PipelineStore(Protocol):
+    """What one feed poll reads and writes: the feed's state, the items it has seen, the story
+    index, and the alerts it hands to the outbox."""
+
     async def get_feed_state(self, feed: str) -> FeedState | None: ...
 
     async def put_feed_state(self, state: FeedState) -> None: ...
 
-    async def all_feed_states(self) -> list[FeedState]: ...
+    async def put_feed_state_fenced(self, state: FeedState, token: int) -> bool:
+        """`put_feed_state`, refused (False) when a newer lease was granted since `token`
+        (`SchedulerStore.acquire_lease`)."""
 
     async def unseen_items(self, feed: str, ids: Sequence[str], now: datetime) -> list[str]:
         """The ids this feed has not produced before (unexpired), in the order given."""
 
     async def remember_items(self, feed: str, ids: Sequence[str], now: datetime) -> None: ...
+
+    async def find_or_add_story(
+        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
+    ) -> StoryMatch:
+        """The story this item belongs to, adding the item (and a new story when none matches).
+
+        Candidates come from the fingerprint's band keys and are confirmed by similarity; a story is
+        remembered `story_ttl` seconds after its latest copy. The same `item_key` always lands in the
+        same story. With `fp` None the item is a story of its own.
+        """
 
     async def enqueue_alert(self, alert: Alert, sinks: Sequence[str], now: datetime) -> bool:
         """Record the alert and one pending delivery per sink, unless this alert id is known already.
@@ -144,8 +167,9 @@ class Store(Protocol):
         race.
         """
 
-    async def outbox_depth(self) -> int:
-        """How many deliveries are pending (for the `newsalert_outbox_pending` gauge)."""
+
+class OutboxStore(Protocol):
+    """What the outbox works with: claiming due deliveries and writing how they ended."""
 
     async def claim_due(
         self, now: datetime, owner: str, ttl: float, limit: int = 100, *, skip_sinks: Collection[str] = ()
@@ -172,21 +196,10 @@ class Store(Protocol):
         made due (see `note_outlets`).
         """
 
-    async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]: ...
 
-    # -- stories ----------------------------------------------------------------------------------
+class SchedulerStore(Protocol):
+    """The feed schedule and the poll leases replicas share."""
 
-    async def find_or_add_story(
-        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
-    ) -> StoryMatch:
-        """The story this item belongs to, adding the item (and a new story when none matches).
-
-        Candidates come from the fingerprint's band keys and are confirmed by similarity; a story is
-        remembered `story_ttl` seconds after its latest copy. The same `item_key` always lands in the
-        same story. With `fp` None the item is a story of its own.
-        """
-
-    # -- feed scheduling and leases (replicas) ----------------------------------------------------
     # Due times compare the caller's `at` and `now`. Lease expiry runs on the store's own clock: the
     # Redis server's (PX expiries, so replicas with slightly skewed clocks agree on the holder; `now`
     # is not consulted), or the caller's `now` in the embedded store, which one process owns.
@@ -218,5 +231,21 @@ class Store(Protocol):
     async def release_lease(self, feed: str, owner: str, token: int) -> None:
         """Give the lease up, only if (owner, token) still holds it."""
 
-    async def put_feed_state_fenced(self, state: FeedState, token: int) -> bool:
-        """`put_feed_state`, refused (False) when a newer lease was granted since `token`."""
+
+class StoreViews(Protocol):
+    """Read-only views of what the store holds (the CLI's listings, the outbox gauge, `run --once`
+    waiting for retries)."""
+
+    async def all_feed_states(self) -> list[FeedState]: ...
+
+    async def deliveries(self, status: DeliveryStatus | None = None, limit: int = 1000) -> list[Delivery]: ...
+
+    async def outbox_depth(self) -> int:
+        """How many deliveries are pending (for the `newsalert_outbox_pending` gauge)."""
+
+
+class Store(StoreLifecycle, PipelineStore, OutboxStore, SchedulerStore, StoreViews, Protocol):
+    """Every port at once: what a backend implements (the embedded SQLite store, Redis).
+
+    Consumers take the narrowest port that serves them; only the composition root holds a `Store`.
+    """
