@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
-from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -32,12 +31,13 @@ import aiohttp
 from aiohttp.abc import AbstractResolver
 from yarl import URL
 
+from service import USER_AGENT
 from service.errors import FeedGone, FetchError
 from service.feeds.guard import AddressPolicy, BlockedAddressError, guarded_socket_factory, is_public_address
 from service.feeds.result import FetchResult
 from service.feeds.schedule import parse_retry_after
 
-__all__ = ["FetchLimits", "FetchResult", "Fetcher", "default_user_agent"]
+__all__ = ["FetchLimits", "FetchResult", "Fetcher"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
@@ -63,15 +63,6 @@ class FetchLimits:
     allow_private: bool = True
 
 
-def default_user_agent() -> str:
-    """`newsalert/<version> (+feed reader)`, version from the installed distribution or "0"."""
-    try:
-        release = version("newsalert")
-    except PackageNotFoundError:
-        release = "0"
-    return f"newsalert/{release} (+https://pypi.org/project/newsalert/; feed reader)"
-
-
 class Fetcher:
     """Fetches feeds and article pages; use as `async with Fetcher(limits, user_agent=...) as f`.
 
@@ -88,7 +79,7 @@ class Fetcher:
         resolver: AbstractResolver | None = None,
     ) -> None:
         self._limits = limits
-        self._user_agent = user_agent or default_user_agent()
+        self._user_agent = user_agent or USER_AGENT
         self._policy = address_policy
         self._resolver = resolver
         self._slots = asyncio.Semaphore(limits.concurrency)

@@ -19,8 +19,9 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from service import USER_AGENT
 from service.errors import FeedGone, FetchError
-from service.feeds.fetch import Fetcher, FetchLimits, default_user_agent
+from service.feeds.fetch import Fetcher, FetchLimits
 from service.feeds.guard import IPAddress
 from tests.feeds.conftest import ServeFactory, rss, rss_item
 
@@ -70,7 +71,7 @@ async def test_validators_round_trip_verbatim_and_304_is_not_modified(
     assert (second.status, second.body, second.not_modified) == (304, b"", True)
     assert seen[1]["If-None-Match"] == 'W/"abc"'
     assert seen[1]["If-Modified-Since"] == "Wed, 09 Jun 2021 10:00:00 GMT"
-    assert seen[0]["User-Agent"] == default_user_agent()
+    assert seen[0]["User-Agent"] == USER_AGENT
     assert seen[0]["User-Agent"].startswith("newsalert/")
     assert "gzip" in seen[0]["Accept-Encoding"]
     assert "If-None-Match" not in seen[0]
