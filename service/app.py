@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+from aiohttp import web
 
 from service.clock import utcnow
 from service.errors import ConfigError, StoreError
@@ -129,7 +130,7 @@ class Service:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_outbox.wait(), TICK_SECONDS)
 
-    async def _shutdown(self, runtime: Runtime, scheduler: PollScheduler, http: Any) -> None:
+    async def _shutdown(self, runtime: Runtime, scheduler: PollScheduler, http: web.AppRunner | None) -> None:
         grace = self._config.service.grace_period
         self._log.info("service_stopping", grace_s=grace, polls_in_flight=scheduler.in_flight)
         loop = asyncio.get_running_loop()
@@ -214,7 +215,7 @@ class Service:
 
     # -- probes -----------------------------------------------------------------------------------
 
-    async def _start_http(self, runtime: Runtime) -> Any:
+    async def _start_http(self, runtime: Runtime) -> web.AppRunner | None:
         service = self._config.service
         if service.http_port == 0:
             return None

@@ -8,7 +8,6 @@ import math
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from service import USER_AGENT
 from service.clock import utcnow
@@ -28,6 +27,7 @@ from service.runtime import (
     http_session,
 )
 from service.settings import Config
+from service.sources.base import FeedOptions
 from service.state.protocol import DeliveryStatus
 from service.worker import run_once as run_pass
 
@@ -63,7 +63,7 @@ def print_check(path: str, config: Config, log: Logger) -> int:
     return 0
 
 
-def _describe_feed(options: Any, feed: Feed) -> str:
+def _describe_feed(options: FeedOptions, feed: Feed) -> str:
     flags = [] if feed.enabled else ["disabled"]
     if feed.full_text:
         flags.append("full text")
