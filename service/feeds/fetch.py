@@ -35,7 +35,8 @@ from yarl import URL
 from service.errors import FeedGone, FetchError
 from service.feeds.guard import AddressPolicy, BlockedAddressError, guarded_socket_factory, is_public_address
 from service.feeds.result import FetchResult
-from service.feeds.schedule import parse_retry_after
+from service.feeds.schedule import MAX_RETRY_AFTER
+from service.retry_after import parse_retry_after
 
 __all__ = ["FetchLimits", "FetchResult", "Fetcher", "default_user_agent"]
 
@@ -237,7 +238,7 @@ def _status_error(response: aiohttp.ClientResponse) -> FetchError:
         return FetchError(f"HTTP {status} without Location ({where})", status=status)
     # Retry-After is read on every error status; 429 and 503 are where servers send it.
     retry_after = response.headers.get("Retry-After")
-    delay = parse_retry_after(retry_after, datetime.now(UTC)) if retry_after else None
+    delay = parse_retry_after(retry_after, datetime.now(UTC), cap=MAX_RETRY_AFTER) if retry_after else None
     return FetchError(f"HTTP {status} ({where})", status=status, retry_after=delay)
 
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import aiohttp
 
 from service.errors import PermanentDeliveryError, RetryLater
 from service.models import Alert
+from service.retry_after import parse_retry_after
 
 # Failures after the request may have reached the server: a retry can duplicate, so they are logged
 # as ambiguous (webhook-id and the alert id let receivers tell).
@@ -119,20 +119,7 @@ def parse_retry_after_seconds(value: str | None, now: datetime | None = None) ->
     """`Retry-After` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:
         return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return min(seconds, MAX_RETRY_AFTER) if 0 <= seconds < float("inf") else None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return min(MAX_RETRY_AFTER, max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()))
+    return parse_retry_after(value, now or datetime.now(UTC), cap=MAX_RETRY_AFTER)
 
 
 K = TypeVar("K")
