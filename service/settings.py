@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.errors import ConfigError, Problem, QuerySyntaxError
@@ -112,6 +113,23 @@ class WatchlistConfig(_Strict):
     feeds: list[str] = ["*"]
     languages: list[str] = []
     min_score: float | None = Field(None, gt=0)
+
+    @field_validator("languages")
+    @classmethod
+    def _detectable_languages(cls, codes: list[str]) -> list[str]:
+        """Only codes the detector returns: any other would mute the watchlist for every item."""
+        from service.text.language import unknown_language
+
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError("language", "{why}", {"why": why}), loc=(j,), input=code
+            )
+            for j, code in enumerate(codes)
+            if (why := unknown_language(code)) is not None
+        ]
+        if errors:
+            raise pydantic.ValidationError.from_exception_data("languages", errors)
+        return codes
 
 
 class TelegramSink(_Strict):

@@ -16,11 +16,12 @@ from operator import itemgetter
 from service.errors import QuerySyntaxError
 from service.match.entities import build_indexes
 from service.match.evaluate import Node
-from service.match.matcher import Atom, CompiledWatchlist, Matcher, Tables, language_code
+from service.match.matcher import Atom, CompiledWatchlist, Matcher, Tables
 from service.match.query import And, Near, Not, Or, Query, Term, parse_query
 from service.match.scan import Scanner
 from service.match.terms import ENTITY_MODE, KEYWORD_MODE, Variant, token_variants
 from service.models import EntityDef, EntityKind, Vocabulary, WatchlistDef
+from service.text.language import language_code
 from service.text.normalise import normalise
 from service.text.plurals import plural_index
 from service.text.tokenise import ARABIC, LETTERS, token_kinds
