@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
 from importlib.metadata import PackageNotFoundError, version
-from types import TracebackType
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -102,9 +101,7 @@ class Fetcher:
         self._pages = self._session(guarded=True)
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.close()
 
     async def close(self) -> None:

@@ -60,11 +60,6 @@ def proclitic_allowed(prefix: str, token: str, remainder: int) -> bool:
     return remainder > 4 or token not in LEXICON_GUARD
 
 
-def keyword_suffix_allowed(suffix: str, stem: int) -> bool:
-    """May `suffix` follow a keyword stem of `stem` letters (one suffix, at least 3 letters kept)?"""
-    return not suffix or (stem >= 3 and suffix in SUFFIXES)
-
-
 def strip_article(word: str) -> str:
     """Drop a leading ال from a term word when at least 3 letters remain (الف stays الف)."""
     if word.startswith("ال") and len(word) >= 5:

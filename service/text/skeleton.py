@@ -209,7 +209,3 @@ def name_skeletons(name: str) -> tuple[str, frozenset[str]]:
         return LETTERS, frozenset(_join(combo) for combo in product(*options))
     return "", frozenset()
 
-
-def content_tokens(name: str) -> int:
-    """How many tokens of `name` carry a skeleton (articles such as al- do not count)."""
-    return sum(1 for t in tokenise(_latin_fold(name)) if t.text not in _LATIN_ARTICLES)

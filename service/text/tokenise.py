@@ -50,11 +50,6 @@ def token_kinds(text: str) -> list[tuple[str, str]]:
     return [(found.group(), str(found.lastgroup)) for found in _TOKEN.finditer(text)]
 
 
-def token_texts(text: str) -> list[str]:
-    """Just the token strings: the cheap form used when offsets are not needed."""
-    return [found.group() for found in _TOKEN.finditer(text)]
-
-
 def has_tokens(text: str) -> bool:
     return _TOKEN.search(text) is not None
 
