@@ -172,7 +172,8 @@ class _Builder:
 
 
 def _hamza_spellings(text: str) -> set[str]:
-    """The other hamza seat: مسؤول is also written مسئول (notes/arabic.md §1.2, term side only)."""
+    """The other hamza seat: مسؤول is also written مسئول. Added to terms only, which is cheaper
+    and safer than folding both seats to one letter in every article."""
     if "ؤ" not in text and "ئ" not in text:
         return set()
     return {text.replace("ؤ", "ئ"), text.replace("ئ", "ؤ")} - {text}

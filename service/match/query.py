@@ -1,4 +1,4 @@
-"""The watchlist query language of SPEC §4: lexer, parser, syntax tree and its canonical text.
+"""The watchlist query language: lexer, parser, the query tree and its canonical text.
 
     query    := or_expr
     or_expr  := and_expr ("OR" and_expr)*

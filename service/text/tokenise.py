@@ -1,7 +1,8 @@
 """Split normalised text into word tokens, splitting wherever the script changes.
 
 A token is a run of Arabic-script letters, a run of other letters, or a number (`3.5`, `1,000`).
-So والـPMF gives وال | pmf and 3صواريخ gives 3 | صواريخ (notes/arabic.md §2.4, §6). Marks stay
+So والـPMF gives وال | pmf and 3صواريخ gives 3 | صواريخ: a clitic or a digit glued to a word of
+another script never hides the word. Marks stay
 inside words, which matters only for text that was not normalised first.
 """
 

@@ -1,4 +1,4 @@
-"""The query parser: SPEC §4 syntax, precedence, errors with columns, and a stable printed form."""
+"""The query parser: syntax, precedence, errors with columns, and a stable printed form."""
 
 from __future__ import annotations
 
