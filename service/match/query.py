@@ -103,7 +103,7 @@ class _Operator(Generic[Leaf]):
         return hash((type(self).__name__, self.fields()))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}{self.fields()!r}"
+        return f"{type(self).__name__}({', '.join(map(repr, self.fields()))})"
 
 
 class Not(_Operator[Leaf]):
