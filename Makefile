@@ -28,8 +28,9 @@ test: install
 	$(PY) -m pytest
 
 lint: install
-	$(VENV)/bin/ruff check service tests benchmarks setup.py
-	$(VENV)/bin/ruff format --check service tests benchmarks setup.py
+	$(VENV)/bin/ruff check service tests benchmarks setup.py vulture_whitelist.py
+	$(VENV)/bin/ruff format --check service tests benchmarks setup.py vulture_whitelist.py
+	$(VENV)/bin/vulture  # dead code; paths, threshold and whitelist in pyproject.toml [tool.vulture]
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -18,7 +18,7 @@ from service.errors import ConfigError, StoreError, UserError
 from service.logs import Logger, configure_logging, get_logger
 from service.settings import Config, load_config, read_env_overrides
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:

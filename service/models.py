@@ -172,7 +172,7 @@ class Alert:
     also_reported_by: tuple[str, ...] = ()
 
     def to_json_body(self) -> dict[str, object]:
-        """The webhook `json` body of SPEC §5 (also what the console sink prints)."""
+        """The body the webhook sink posts in its `json` format (also what the console sink prints)."""
         item = self.item
         return {
             "id": self.id,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import pydantic
 from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.errors import ConfigError, Problem, QuerySyntaxError
@@ -70,6 +71,23 @@ class WatchlistConfig(Options):
     feeds: list[str] = ["*"]
     languages: list[str] = []
     min_score: float | None = Field(None, gt=0)
+
+    @field_validator("languages")
+    @classmethod
+    def _detectable_languages(cls, codes: list[str]) -> list[str]:
+        """Only codes the detector returns: any other would mute the watchlist for every item."""
+        from service.text.language import unknown_language
+
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError("language", "{why}", {"why": why}), loc=(j,), input=code
+            )
+            for j, code in enumerate(codes)
+            if (why := unknown_language(code)) is not None
+        ]
+        if errors:
+            raise pydantic.ValidationError.from_exception_data("languages", errors)
+        return codes
 
 
 def _tagged(records: Mapping[str, Any]) -> Any:

@@ -94,7 +94,6 @@ def _add(total: DeliveryStats, stats: DeliveryStats) -> None:
                 total.count(sink, outcome)
 
 
-STORE_RETRY_SECONDS = 10.0
 RESEED_SECONDS = 5.0
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 

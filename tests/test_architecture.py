@@ -30,6 +30,7 @@ CORE = [
     "feeds/items.py",
     "feeds/urls.py",
     "feeds/schedule.py",
+    "retry_after.py",
     "text",
     "match",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -219,3 +220,52 @@ def test_email_sink_takes_from_as_its_sender(make_config: Callable[..., Path]) -
     )
     sink = load_config(path, {}).sinks["m"]
     assert sink.sender == "a@example.org"  # type: ignore[union-attr]
+
+
+def _with_languages(languages: str) -> str:
+    return MINIMAL.replace('sinks = ["out"]', f'sinks = ["out"]\nlanguages = {languages}')
+
+
+@pytest.mark.parametrize(
+    ("languages", "expected"),
+    [
+        ('["arabic"]', "watchlists[0].languages[0]: 'arabic' is a language name; write its code 'ar'"),
+        (
+            '["ar", "Persian"]',
+            "watchlists[0].languages[1]: 'Persian' is a language name; write its code 'fa'",
+        ),
+        ('["farsi"]', "watchlists[0].languages[0]: 'farsi' is a language name; write its code 'fa'"),
+        (
+            '["Central Kurdish"]',
+            "watchlists[0].languages[0]: 'Central Kurdish' is a language name; write its code 'ckb'",
+        ),
+        ('["xx"]', "watchlists[0].languages[0]: 'xx' is not a language code the detector returns"),
+        ('["zxx"]', "watchlists[0].languages[0]: 'zxx' is not a language code the detector returns"),
+        ('["ary"]', "watchlists[0].languages[0]: 'ary' is not a language code the detector returns"),
+        ('[""]', "watchlists[0].languages[0]: '' is not a language code the detector returns"),
+    ],
+)
+def test_a_language_the_detector_never_returns_is_refused_with_its_path(
+    make_config: Callable[..., Path], languages: str, expected: str
+) -> None:
+    path = make_config(_with_languages(languages))
+    assert any(line.startswith(f"{path}: {expected}") for line in problems(path)), problems(path)
+
+
+def test_every_bad_language_is_reported(make_config: Callable[..., Path]) -> None:
+    lines = problems(make_config(_with_languages('["arabic", "en", "klingon"]')))
+    assert [line.split(": ")[1] for line in lines] == [
+        "watchlists[0].languages[0]",
+        "watchlists[0].languages[2]",
+    ]
+
+
+@pytest.mark.parametrize(
+    "languages",
+    ["[]", '["ar", "fa", "ckb", "ur", "en"]', '["AR", "ar-IQ", "fa_IR", " en "]', '["he", "ku", "tr"]'],
+)
+def test_languages_the_detector_returns_are_accepted_in_any_case_and_with_a_region(
+    make_config: Callable[..., Path], languages: str
+) -> None:
+    config = load_config(make_config(_with_languages(languages)), {})
+    assert config.watchlists[0].languages == json.loads(languages)

@@ -7,7 +7,7 @@ I/O: `fetch` (aiohttp) and `guard` (its connect-time address check).
 from service.feeds.items import build_items
 from service.feeds.parse import ParsedFeed, parse_feed
 from service.feeds.result import FetchResult
-from service.feeds.schedule import next_state_after_failure, next_state_after_success, parse_retry_after
+from service.feeds.schedule import next_state_after_failure, next_state_after_success
 from service.feeds.urls import canonical_url
 
 __all__ = [
@@ -18,5 +18,4 @@ __all__ = [
     "next_state_after_failure",
     "next_state_after_success",
     "parse_feed",
-    "parse_retry_after",
 ]

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
-from types import TracebackType
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -35,7 +34,8 @@ from service import USER_AGENT
 from service.errors import FeedGone, FetchError
 from service.feeds.guard import AddressPolicy, BlockedAddressError, guarded_socket_factory, is_public_address
 from service.feeds.result import FetchResult
-from service.feeds.schedule import parse_retry_after
+from service.feeds.schedule import MAX_RETRY_AFTER
+from service.retry_after import parse_retry_after
 
 __all__ = ["FetchLimits", "FetchResult", "Fetcher"]
 
@@ -92,9 +92,7 @@ class Fetcher:
         self._pages = self._session(guarded=True)
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.close()
 
     async def close(self) -> None:
@@ -228,7 +226,7 @@ def _status_error(response: aiohttp.ClientResponse) -> FetchError:
         return FetchError(f"HTTP {status} without Location ({where})", status=status)
     # Retry-After is read on every error status; 429 and 503 are where servers send it.
     retry_after = response.headers.get("Retry-After")
-    delay = parse_retry_after(retry_after, datetime.now(UTC)) if retry_after else None
+    delay = parse_retry_after(retry_after, datetime.now(UTC), cap=MAX_RETRY_AFTER) if retry_after else None
     return FetchError(f"HTTP {status} ({where})", status=status, retry_after=delay)
 
 

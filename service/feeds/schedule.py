@@ -14,7 +14,7 @@ After a success (`next_state_after_success`):
 After a failure (`next_state_after_failure`):
   - failures + 1; delay = `interval * 2**(failures - 1)` capped at `max_backoff` (6 h), with
     "equal jitter" (between half and all of it) so feeds on one host do not retry in lockstep;
-  - a Retry-After (429/503) is a floor on the delay (parse_retry_after caps it at 7 days);
+  - a Retry-After (429/503) is a floor on the delay (capped at 7 days);
   - 410 Gone disables the feed at once; DISABLE_AFTER (100) consecutive failures disable it too
     (at a 5 min interval that is roughly three weeks of 6-hourly retries).
 """
@@ -22,13 +22,11 @@ After a failure (`next_state_after_failure`):
 from __future__ import annotations
 
 import itertools
-import math
 import random
 import statistics
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 
 from service.errors import FeedGone, FeedParseError, FetchError
 from service.feeds.result import FetchResult
@@ -36,6 +34,8 @@ from service.models import FeedState
 
 DISABLE_AFTER = 100
 MAX_BACKOFF = 6 * 3600.0
+# A feed that asks for days is only polled less often, so it may ask for up to a week; a delivery
+# waits at most a day (sinks.base), as an alert held longer than that is no longer news.
 MAX_RETRY_AFTER = 7 * 86400.0
 DEFAULT_HINT_CAP = 3600.0
 ADAPTIVE_SAMPLE = 20
@@ -95,25 +95,6 @@ def backoff_delay(interval: float, failures: int, rng: random.Random, *, cap: fl
     exponent = min(max(failures - 1, 0), 40)  # 2**40 × any sane interval is far beyond the cap
     ceiling = min(cap, max(interval, 1.0) * 2.0**exponent)
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
-
-
-def parse_retry_after(value: str, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After value: delay-seconds or an HTTP-date.
-
-    Returns None for anything else (negative numbers, garbage). A date in the past gives 0. The
-    result is capped at MAX_RETRY_AFTER. A date without a zone is read as UTC.
-    """
-    text = value.strip()
-    if text.isascii() and text.isdigit():
-        return min(float(min(int(text[:20]), 10**15)), MAX_RETRY_AFTER)
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    seconds = (moment - now).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
 def adaptive_interval(

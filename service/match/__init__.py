@@ -4,7 +4,6 @@ Pure: no I/O, no clock, no logging. `compile_matcher` once per config; `Matcher.
 """
 
 from service.match.compile import compile_matcher
-from service.match.explain import describe_match
 from service.match.matcher import Matcher
 from service.match.query import Query, parse_query, query_references, to_text
 from service.match.scan import __file__ as _scan_file
@@ -19,7 +18,6 @@ __all__ = [
     "Matcher",
     "Query",
     "compile_matcher",
-    "describe_match",
     "engine_build",
     "parse_query",
     "query_references",

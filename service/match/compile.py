@@ -15,12 +15,13 @@ from operator import itemgetter
 
 from service.errors import QuerySyntaxError
 from service.match.entities import build_indexes
-from service.match.evaluate import All, AnyOf, Close, Leaf, Neg, Node
-from service.match.matcher import Atom, CompiledWatchlist, Matcher, Tables, language_code
-from service.match.query import And, Near, Not, Query, Term, parse_query
+from service.match.evaluate import Node
+from service.match.matcher import Atom, CompiledWatchlist, Matcher, Tables
+from service.match.query import And, Near, Not, Or, Query, Term, parse_query
 from service.match.scan import Scanner
 from service.match.terms import ENTITY_MODE, KEYWORD_MODE, Variant, token_variants
 from service.models import EntityDef, EntityKind, Vocabulary, WatchlistDef
+from service.text.language import language_code
 from service.text.normalise import normalise
 from service.text.plurals import plural_index
 from service.text.tokenise import ARABIC, LETTERS, token_kinds
@@ -171,7 +172,8 @@ class _Builder:
 
 
 def _hamza_spellings(text: str) -> set[str]:
-    """The other hamza seat: مسؤول is also written مسئول (notes/arabic.md §1.2, term side only)."""
+    """The other hamza seat: مسؤول is also written مسئول. Added to terms only, which is cheaper
+    and safer than folding both seats to one letter in every article."""
     if "ؤ" not in text and "ئ" not in text:
         return set()
     return {text.replace("ؤ", "ئ"), text.replace("ئ", "ؤ")} - {text}
@@ -186,7 +188,7 @@ def _entity_table(entities: Sequence[EntityDef]) -> dict[str, EntityDef]:
 
 
 class _Lowering:
-    """Lowers one watchlist's query to an evaluation tree in a single pass.
+    """Lowers one watchlist's query to its evaluation form (atoms for terms) in a single pass.
 
     Atoms are made in the order the terms are written (so their numbers do not depend on the
     query's shape), and each term not under a NOT is recorded as positive: it triggers the
@@ -209,13 +211,13 @@ class _Lowering:
                     self.builder.atom_watchlists[atom] = [self.number]
                 elif numbers[-1] != self.number:
                     numbers.append(self.number)
-            return Leaf(atom)
+            return atom
         if isinstance(query, Not):
-            return Neg(self.lower(query.child, False))
+            return Not(self.lower(query.child, False), query.column)
         if isinstance(query, Near):
-            return Close(self.lower(query.left, positive), self.lower(query.right, positive), query.distance)
+            return Near(self.lower(query.left, positive), self.lower(query.right, positive), query.distance)
         children = tuple([self.lower(child, positive) for child in query.children])
-        return All(children) if isinstance(query, And) else AnyOf(children)
+        return And(children) if isinstance(query, And) else Or(children)
 
 
 def _compile_watchlist(builder: _Builder, number: int, watchlist: WatchlistDef) -> CompiledWatchlist:

@@ -2,9 +2,10 @@
 
 An entity whose name (or alias) has two or more words in one script also matches, in text of the
 other script (Latin ↔ Arabic/Persian), any window of 1–4 consecutive words with the same skeleton
-key, provided the key has at least 5 consonants and the window holds no stop word
-(notes/arabic.md §3.4: ten times fewer collisions with ordinary word pairs). Once such a full name
-was found, its last word alone also counts elsewhere in the same article (notes §3.6, point 4).
+key, provided the key has at least 5 consonants and the window holds no stop word (ten times
+fewer collisions with ordinary word pairs than the key alone). A bare surname's key is shared by
+dozens of ordinary words, so a surname never counts by its key; once a full name was found, its
+last word as written there also counts elsewhere in the same article.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Container, Sequence
-from typing import NamedTuple
+from typing import TypeAlias
 
+from service.match.query import And, Near, Not, Or, Tree
 from service.match.scan import FieldScan
 from service.text.tokenise import count_tokens
 
@@ -20,31 +21,8 @@ Occurrences = Callable[[int], list[Witness]]
 _NONE: list[Witness] = []
 
 
-# Named tuples, not dataclasses: a compile makes one node per query term and operator, and a
-# tuple is built in C (a frozen dataclass sets each field through a Python-level __init__).
-class Leaf(NamedTuple):
-    atom: int
-
-
-class Neg(NamedTuple):
-    child: Node
-
-
-class All(NamedTuple):
-    children: tuple[Node, ...]
-
-
-class AnyOf(NamedTuple):
-    children: tuple[Node, ...]
-
-
-class Close(NamedTuple):
-    left: Node
-    right: Node
-    distance: int
-
-
-Node = Leaf | Neg | All | AnyOf | Close
+# The query's own tree, its terms replaced by atom numbers (service.match.compile).
+Node: TypeAlias = Tree[int]
 
 
 def evaluate(
@@ -55,18 +33,18 @@ def evaluate(
     `possible`, when given, holds every atom that may occur in the item (one of its starting
     words was found, or it has a cross-script name): the others are false without a lookup.
     """
-    if isinstance(node, Leaf):
-        if possible is not None and node.atom not in possible:
+    if isinstance(node, int):
+        if possible is not None and node not in possible:
             return None
-        found = occurrences(node.atom)  # shared, so callers build new lists and never mutate one
+        found = occurrences(node)  # shared, so callers build new lists and never mutate one
         return found if found else None
-    if isinstance(node, AnyOf):
+    if isinstance(node, Or):
         # Most queries are ORs of terms: a term child is looked up without a recursive call.
         witnesses: list[Witness] = []
         true = False
         for child in node.children:
-            if isinstance(child, Leaf):
-                atom = child.atom
+            if isinstance(child, int):
+                atom = child
                 found_leaf = _NONE if possible is not None and atom not in possible else occurrences(atom)
                 if found_leaf:
                     true = True
@@ -77,7 +55,7 @@ def evaluate(
                 true = True
                 witnesses.extend(found_child)
         return witnesses if true else None
-    if isinstance(node, All):
+    if isinstance(node, And):
         witnesses = []
         for child in node.children:
             found_child = evaluate(child, occurrences, scans, possible)
@@ -85,13 +63,13 @@ def evaluate(
                 return None
             witnesses.extend(found_child)
         return witnesses
-    if isinstance(node, Neg):
+    if isinstance(node, Not):
         return None if evaluate(node.child, occurrences, scans, possible) is not None else []
     return _near(node, occurrences, scans, possible)
 
 
 def _near(
-    node: Close, occurrences: Occurrences, scans: Sequence[FieldScan], possible: Container[int] | None
+    node: Near[int], occurrences: Occurrences, scans: Sequence[FieldScan], possible: Container[int] | None
 ) -> list[Witness] | None:
     left = evaluate(node.left, occurrences, scans, possible)
     right = evaluate(node.right, occurrences, scans, possible) if left else None

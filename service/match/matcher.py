@@ -17,6 +17,7 @@ from service.match.entities import (
 from service.match.evaluate import Node, Witness, evaluate
 from service.match.scan import FieldScan, Scanner
 from service.models import FIELDS, Hit, Item, Match
+from service.text.language import language_code
 from service.text.normalise import normalise_marked
 
 
@@ -60,11 +61,6 @@ class Tables:
     # name (then its occurrences are just the tokens those variants hit), else None.
     single_words: tuple[frozenset[int] | None, ...]
     watchlists: tuple[CompiledWatchlist, ...]
-
-
-def language_code(code: str) -> str:
-    """ar-IQ → ar: watchlist language filters compare primary subtags."""
-    return code.strip().lower().split("-")[0].split("_")[0]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The watchlist query language of SPEC §4: lexer, parser, syntax tree and its canonical text.
+"""The watchlist query language: lexer, parser, the query tree and its canonical text.
 
     query    := or_expr
     or_expr  := and_expr ("OR" and_expr)*
@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Generic, Literal, TypeAlias, TypeVar
 
 from service.errors import QuerySyntaxError
 from service.text.normalise import normalise
@@ -78,30 +77,78 @@ class Term:
         return self.text
 
 
-@dataclass(frozen=True, slots=True)
-class Not:
-    child: Query
-    column: int = field(default=0, compare=False)
+# One tree for a query as written and as compiled: its leaves are Terms when parsed, and the
+# compile (service.match.compile) hands the evaluator the same operators over atom numbers.
+Leaf = TypeVar("Leaf")
 
 
-@dataclass(frozen=True, slots=True)
-class And:
-    children: tuple[Query, ...]
+class _Operator(Generic[Leaf]):
+    """Equal when of one class with equal `fields()`; immutable once made.
+
+    Plain classes like Term (mypyc cannot compile a generic dataclass), so a compile that makes
+    one operator per query operator builds each natively.
+    """
+
+    __slots__ = ()
+
+    def fields(self) -> tuple[object, ...]:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Operator):
+            return NotImplemented
+        return type(self) is type(other) and self.fields() == other.fields()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.fields()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(map(repr, self.fields()))})"
 
 
-@dataclass(frozen=True, slots=True)
-class Or:
-    children: tuple[Query, ...]
+class Not(_Operator[Leaf]):
+    __slots__ = ("child", "column")
+
+    def __init__(self, child: Tree[Leaf], column: int = 0) -> None:
+        self.child = child
+        self.column = column  # where it was written, for errors; not part of equality
+
+    def fields(self) -> tuple[object, ...]:
+        return (self.child,)
 
 
-@dataclass(frozen=True, slots=True)
-class Near:
-    left: Query
-    right: Query
-    distance: int
+class _Group(_Operator[Leaf]):
+    __slots__ = ("children",)
+
+    def __init__(self, children: tuple[Tree[Leaf], ...]) -> None:
+        self.children = children
+
+    def fields(self) -> tuple[object, ...]:
+        return self.children
 
 
-Query: TypeAlias = Term | Not | And | Or | Near
+class And(_Group[Leaf]):
+    __slots__ = ()
+
+
+class Or(_Group[Leaf]):
+    __slots__ = ()
+
+
+class Near(_Operator[Leaf]):
+    __slots__ = ("distance", "left", "right")
+
+    def __init__(self, left: Tree[Leaf], right: Tree[Leaf], distance: int) -> None:
+        self.left = left
+        self.right = right
+        self.distance = distance
+
+    def fields(self) -> tuple[object, ...]:
+        return (self.left, self.right, self.distance)
+
+
+Tree: TypeAlias = Leaf | Not[Leaf] | And[Leaf] | Or[Leaf] | Near[Leaf]
+Query: TypeAlias = Tree[Term]
 
 
 # ---------------------------------------------------------------- lexer
@@ -365,7 +412,7 @@ class _Parser:
         return QuerySyntaxError(f"{found.kind} needs a term before it", found.column)
 
 
-def _flatten(kind: type[And] | type[Or], children: list[Query]) -> tuple[Query, ...]:
+def _flatten(kind: type[And[Term]] | type[Or[Term]], children: list[Query]) -> tuple[Query, ...]:
     """a AND (b AND c) is a AND b AND c: one n-ary node, so printing and reparsing agree."""
     flat: list[Query] = []
     for child in children:

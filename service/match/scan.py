@@ -12,8 +12,8 @@ it has not seen, where `_DictTable`, its Python twin, splits the field into one 
 
 Chunks not seen before are analysed together: one Aho-Corasick pass (ahocorasick_rs, overlapping,
 so a word watched by one list and a phrase containing it watched by another are both found) over
-the new chunks joined by newlines, and the per-hit checks of `_accepted` on its raw hits
-(notes/performance.md §8), the same checks `scan_field` makes over a whole field in one pass; the
+the new chunks joined by newlines, and the per-hit checks of `_accepted` on its raw hits (a
+key inside a longer word counts only with a clitic or suffix its term allows), the same checks `scan_field` makes over a whole field in one pass; the
 tests hold the two to the same result. Keys that a chunk cannot hold (keys with whitespace inside,
 or starting with punctuation) go to a second automaton that runs over the whole field with the same
 checks; real watchlists rarely have any.

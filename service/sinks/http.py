@@ -4,11 +4,11 @@ worth a retry, and how a `Retry-After` answer is read."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 
 from service.errors import PermanentDeliveryError, RetryLater
+from service.retry_after import parse_retry_after
 from service.sinks.base import MAX_RETRY_AFTER
 
 # Failures after the request may have reached the server: a retry can duplicate, so they are logged
@@ -34,17 +34,4 @@ def parse_retry_after_seconds(value: str | None, now: datetime | None = None) ->
     """`Retry-After` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
     if not value:
         return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        return min(seconds, MAX_RETRY_AFTER) if 0 <= seconds < float("inf") else None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return min(MAX_RETRY_AFTER, max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()))
+    return parse_retry_after(value, now or datetime.now(UTC), cap=MAX_RETRY_AFTER)

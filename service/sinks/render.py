@@ -13,7 +13,6 @@ from service.models import Alert
 
 TELEGRAM_LIMIT = 4096
 DISCORD_CONTENT_LIMIT = 2000
-DISCORD_DESCRIPTION_LIMIT = 4096
 SUMMARY_CHARS = 600
 SUBJECT_CHARS = 200
 TELEGRAM_OUTLETS = 10  # outlets named at most in a Telegram message, so an edit still fits

@@ -1,4 +1,4 @@
-"""Arabic clitic rules for whole-word matching (notes/arabic.md §2.4).
+"""Arabic clitic rules for whole-word matching.
 
 The matcher finds a term key inside a normalised token and asks two questions: may what stands
 before it be stripped as a proclitic, and may what stands after it be stripped as a suffix? All
@@ -32,7 +32,7 @@ MAX_SUFFIX: Final = 3
 
 # Whole words that begin with و ف ب ل ك but are not clitic + word: stripping them would turn
 # كمال into ك+مال or وزارة into و+زارة ("visited her"). Consulted only when 3 or 4 letters remain,
-# where the notes measured 22–68% of such strips to produce another real word.
+# where 22–68% of such strips (measured over a 42,000-word lexicon) leave another real word.
 _GUARD_WORDS = """
 كمال كلام كتاب كتابه كبير كبيره كثير كثيره كريم كريمه كرام كلمه كليه كليات كتيبه كتله كرسي كرامه
 كامل كافه كافي كاتب كاس كان كانت كانوا كما كلما كيف كذلك كنيسه كهرباء كيان كويت كوارث كمين
@@ -58,11 +58,6 @@ def proclitic_allowed(prefix: str, token: str, remainder: int) -> bool:
     if prefix not in SHORT_PROCLITICS or remainder < 3:
         return False
     return remainder > 4 or token not in LEXICON_GUARD
-
-
-def keyword_suffix_allowed(suffix: str, stem: int) -> bool:
-    """May `suffix` follow a keyword stem of `stem` letters (one suffix, at least 3 letters kept)?"""
-    return not suffix or (stem >= 3 and suffix in SUFFIXES)
 
 
 def strip_article(word: str) -> str:

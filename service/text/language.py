@@ -1,8 +1,8 @@
-"""Offline language identification (notes/arabic.md §4).
+"""Offline language identification.
 
-Arabic-script text is told apart by letters that only some of its languages use (31/31 headlines
-right in the notes, where statistical models confuse ckb with sdh and fa with ar); everything else
-goes to py3langid, whose model ships inside its wheel and is loaded once, on first use, and reads
+Arabic-script text is told apart by letters that only some of its languages use (all 31 of a set
+of Arabic-script headlines right, where py3langid called Sorani sdh and missed Persian); everything
+else goes to py3langid, whose model ships inside its wheel and is loaded once, on first use, and reads
 only the first MODEL_SAMPLE characters.
 """
 
@@ -26,6 +26,58 @@ _SORANI = frozenset("ەێۆڕڵڤ")
 _URDU = frozenset("ےٹڈڑںھ")
 _PERSIAN = frozenset("پچژگکی")
 _ARABIC_ONLY = frozenset("ةىيكأإؤ")
+
+
+# Every code detect_language can return that a watchlist may name, with its English name: the
+# statistical model's ISO 639-1 codes (py3langid 0.4; a test holds this table to the model, which
+# takes a second to load) and ckb, which the Arabic-script rule returns for Sorani (it has no
+# two-letter code). The model's three-letter codes are dialects and varieties it seldom returns.
+LANGUAGE_NAMES = {
+    "af": "afrikaans", "am": "amharic", "an": "aragonese", "ar": "arabic", "as": "assamese",
+    "az": "azerbaijani", "ba": "bashkir", "be": "belarusian", "bg": "bulgarian", "bn": "bengali",
+    "br": "breton", "bs": "bosnian", "ca": "catalan", "ckb": "sorani", "cs": "czech", "cy": "welsh",
+    "da": "danish", "de": "german", "dz": "dzongkha", "el": "greek", "en": "english",
+    "eo": "esperanto", "es": "spanish", "et": "estonian", "eu": "basque", "fa": "persian",
+    "fi": "finnish", "fo": "faroese", "fr": "french", "fy": "frisian", "ga": "irish",
+    "gd": "scottish gaelic", "gl": "galician", "gu": "gujarati", "ha": "hausa", "he": "hebrew",
+    "hi": "hindi", "hr": "croatian", "ht": "haitian creole", "hu": "hungarian", "hy": "armenian",
+    "id": "indonesian", "ig": "igbo", "is": "icelandic", "it": "italian", "ja": "japanese",
+    "jv": "javanese", "ka": "georgian", "kk": "kazakh", "km": "khmer", "kn": "kannada",
+    "ko": "korean", "ku": "kurdish", "ky": "kyrgyz", "la": "latin", "lb": "luxembourgish",
+    "lg": "ganda", "ln": "lingala", "lo": "lao", "lt": "lithuanian", "lv": "latvian",
+    "mg": "malagasy", "mk": "macedonian", "ml": "malayalam", "mn": "mongolian", "mr": "marathi",
+    "ms": "malay", "mt": "maltese", "my": "burmese", "ne": "nepali", "nl": "dutch",
+    "nn": "norwegian nynorsk", "no": "norwegian", "oc": "occitan", "om": "oromo", "or": "odia",
+    "pa": "punjabi", "pl": "polish", "ps": "pashto", "pt": "portuguese", "qu": "quechua",
+    "ro": "romanian", "ru": "russian", "rw": "kinyarwanda", "sa": "sanskrit", "se": "northern sami",
+    "si": "sinhala", "sk": "slovak", "sl": "slovenian", "sn": "shona", "so": "somali",
+    "sq": "albanian", "sr": "serbian", "st": "sotho", "sv": "swedish", "sw": "swahili",
+    "ta": "tamil", "te": "telugu", "tg": "tajik", "th": "thai", "tk": "turkmen", "tl": "tagalog",
+    "tr": "turkish", "tt": "tatar", "ug": "uyghur", "uk": "ukrainian", "ur": "urdu", "uz": "uzbek",
+    "vi": "vietnamese", "vo": "volapük", "wa": "walloon", "xh": "xhosa", "yo": "yoruba",
+    "zh": "chinese", "zu": "zulu",
+}  # fmt: skip
+_OTHER_NAMES = {
+    "farsi": "fa", "central kurdish": "ckb", "kurmanji": "ku", "bangla": "bn", "filipino": "tl",
+    "oriya": "or", "luganda": "lg", "gaelic": "gd", "haitian": "ht", "mandarin": "zh",
+    "western frisian": "fy", "sesotho": "st", "sami": "se", "nynorsk": "nn", "uighur": "ug",
+}  # fmt: skip
+_CODES_BY_NAME = {name: code for code, name in LANGUAGE_NAMES.items()} | _OTHER_NAMES
+
+
+def language_code(code: str) -> str:
+    """ar-IQ → ar: watchlist language filters compare primary subtags."""
+    return code.strip().lower().split("-")[0].split("_")[0]
+
+
+def unknown_language(code: str) -> str | None:
+    """Why a watchlist cannot filter on `code` (a language tag), or None when it can."""
+    if language_code(code) in LANGUAGE_NAMES:
+        return None
+    named = _CODES_BY_NAME.get(" ".join(code.lower().replace("_", " ").split()))
+    if named is not None:
+        return f"{code!r} is a language name; write its code {named!r}"
+    return f"{code!r} is not a language code the detector returns (ISO 639-1, such as 'ar', 'fa' or 'en')"
 
 
 class _Identifier(Protocol):

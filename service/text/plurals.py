@@ -1,4 +1,4 @@
-"""Plural forms added on the term side (notes/arabic.md §2.5).
+"""Plural forms added on the term side: a compiled term also matches its plurals.
 
 No light stemmer maps صاروخ to صواريخ; a curated table of security-news nouns does, and
 `Vocabulary.plurals` extends it. Sound plurals (ـون ـين ـات) need no entry: the suffix rules cover

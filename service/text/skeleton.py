@@ -1,4 +1,4 @@
-"""Consonant-skeleton keys that let a name match across scripts (notes/arabic.md §3.2–3.6).
+"""Consonant-skeleton keys that let a name match across scripts.
 
 Esmail Qaani, Ismail Qa'ani, إسماعيل قاآني and اسماعیل قاآنی all reduce to `SMLKN`. Keys are
 only trusted for whole multi-word names of at least 5 consonants: a single surname's key (`KN`)
@@ -75,7 +75,8 @@ _ARABIC_TABLE: Final = str.maketrans(
 )
 _ARABIC_ARTICLE = re.compile("^(?:[وفبك]?ال|لل)(?=..)")
 
-# Normalised Arabic function words: a window containing one is not a name (notes §3.4).
+# Normalised Arabic function words: a window containing one is not a name (without this, word
+# pairs such as هذا مرة share a full name's key).
 STOP_WORDS: Final = frozenset(
     normalise(word)
     for word in [
@@ -208,8 +209,3 @@ def name_skeletons(name: str) -> tuple[str, frozenset[str]]:
         options = [latin_token_skeletons(t.text) for t in tokens]
         return LETTERS, frozenset(_join(combo) for combo in product(*options))
     return "", frozenset()
-
-
-def content_tokens(name: str) -> int:
-    """How many tokens of `name` carry a skeleton (articles such as al- do not count)."""
-    return sum(1 for t in tokenise(_latin_fold(name)) if t.text not in _LATIN_ARTICLES)

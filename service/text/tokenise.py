@@ -1,7 +1,8 @@
 """Split normalised text into word tokens, splitting wherever the script changes.
 
 A token is a run of Arabic-script letters, a run of other letters, or a number (`3.5`, `1,000`).
-So والـPMF gives وال | pmf and 3صواريخ gives 3 | صواريخ (notes/arabic.md §2.4, §6). Marks stay
+So والـPMF gives وال | pmf and 3صواريخ gives 3 | صواريخ: a clitic or a digit glued to a word of
+another script never hides the word. Marks stay
 inside words, which matters only for text that was not normalised first.
 """
 
@@ -48,11 +49,6 @@ def tokenise(text: str) -> list[Token]:
 def token_kinds(text: str) -> list[tuple[str, str]]:
     """(text, kind) of each token: `tokenise` without the Token objects (compiling many terms)."""
     return [(found.group(), str(found.lastgroup)) for found in _TOKEN.finditer(text)]
-
-
-def token_texts(text: str) -> list[str]:
-    """Just the token strings: the cheap form used when offsets are not needed."""
-    return [found.group() for found in _TOKEN.finditer(text)]
 
 
 def has_tokens(text: str) -> bool:

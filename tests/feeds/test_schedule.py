@@ -6,20 +6,16 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from service.errors import FeedGone, FeedParseError, FetchError
 from service.feeds.result import FetchResult
 from service.feeds.schedule import (
     DISABLE_AFTER,
     MAX_BACKOFF,
-    MAX_RETRY_AFTER,
     adaptive_interval,
     backoff_delay,
     next_state_after_failure,
     next_state_after_success,
-    parse_retry_after,
 )
 from service.models import FeedState
 
@@ -46,44 +42,6 @@ def make_result(**changes: object) -> FetchResult:
 def seconds_until(state: FeedState) -> float:
     assert state.next_poll is not None
     return (state.next_poll - NOW).total_seconds()
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("3600", 3600.0),
-        ("0", 0.0),
-        (" 120 ", 120.0),
-        ("Thu, 10 Jun 2021 09:00:00 GMT", 3600.0),
-        ("Thu, 10 Jun 2021 07:00:00 GMT", 0.0),  # in the past: retry now
-        ("Thursday, 10-Jun-21 08:30:00 GMT", 1800.0),  # obsolete RFC 850 form, still valid HTTP
-        ("-5", None),
-        ("soon", None),
-        ("", None),
-        ("9" * 400, MAX_RETRY_AFTER),
-        ("1.5", None),
-    ],
-)
-def test_parse_retry_after_table(value: str, seconds: float | None) -> None:
-    assert parse_retry_after(value, NOW) == seconds
-
-
-@given(st.text(max_size=80))
-def test_parse_retry_after_is_total_and_bounded(value: str) -> None:
-    seconds = parse_retry_after(value, NOW)
-    assert seconds is None or 0.0 <= seconds <= MAX_RETRY_AFTER
-
-
-@given(st.integers(min_value=0, max_value=10**30))
-def test_parse_retry_after_reads_any_delay_seconds(value: int) -> None:
-    assert parse_retry_after(str(value), NOW) == min(float(min(value, 10**15)), MAX_RETRY_AFTER)
-
-
-@given(st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1)))
-def test_parse_retry_after_reads_http_dates(moment: datetime) -> None:
-    moment = moment.replace(microsecond=0, tzinfo=UTC)
-    expected = min(max((moment - NOW).total_seconds(), 0.0), MAX_RETRY_AFTER)
-    assert parse_retry_after(moment.strftime("%a, %d %b %Y %H:%M:%S GMT"), NOW) == expected
 
 
 def test_success_resets_failures_and_schedules_the_interval() -> None:

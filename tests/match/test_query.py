@@ -1,4 +1,4 @@
-"""The query parser: SPEC §4 syntax, precedence, errors with columns, and a stable printed form."""
+"""The query parser: syntax, precedence, errors with columns, and a stable printed form."""
 
 from __future__ import annotations
 
@@ -111,3 +111,26 @@ def test_parser_raises_only_query_syntax_errors_and_round_trips(text: str) -> No
         assert 1 <= error.column <= len(text) + 1
         return
     assert parse_query(to_text(tree)) == tree
+
+
+A, B = word("a"), word("b")
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "equal"),
+    [
+        (Not(A, column=1), Not(A, column=9), True),  # where it was written does not count
+        (And((A, B)), And((A, B)), True),
+        (And((A, B)), Or((A, B)), False),
+        (And((A, B)), And((B, A)), False),
+        (Near(A, B, 3), Near(A, B, 3), True),
+        (Near(A, B, 3), Near(A, B, 4), False),
+        (Not(1), Not(1), True),  # a compiled tree: atom numbers for terms
+        (Or((1, Not(2))), Or((1, Not(3))), False),
+    ],
+)
+def test_operators_are_equal_when_of_one_kind_with_equal_operands(
+    left: object, right: object, equal: bool
+) -> None:
+    assert (left == right) is equal
+    assert (hash(left) == hash(right)) or not equal

@@ -8,8 +8,6 @@ import hashlib
 import hmac
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from typing import Any
 
 import aiohttp
@@ -18,7 +16,6 @@ import structlog
 
 from service.errors import OptionError, PermanentDeliveryError, RetryLater
 from service.sinks.base import Throttled
-from service.sinks.http import parse_retry_after_seconds
 from service.sinks.pacing import Pacer, Rate
 from service.sinks.webhook import WebhookSink
 from tests.peers import DROP_AFTER, Receiver, json_of
@@ -143,29 +140,6 @@ async def test_429_asks_for_the_wait_the_receiver_gave(
     with pytest.raises(RetryLater) as info:
         await hook(session, receiver.url).send(make_alert())
     assert info.value.delay == delay
-
-
-def test_retry_after_as_an_http_date_is_seconds_from_now() -> None:
-    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    value = format_datetime(now + timedelta(seconds=90), usegmt=True)
-    assert parse_retry_after_seconds(value, now) == 90.0
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        ("7", 7.0),
-        ("1.5", 1.5),
-        ("-3", None),
-        ("nan", None),
-        ("10" * 40, 86400.0),
-        ("Wed, 21 Oct 2999 07:28:00 GMT", 86400.0),
-        ("garbage", None),
-        ("", None),
-    ],
-)
-def test_retry_after_is_total_and_bounded(value: str, seconds: float | None) -> None:
-    assert parse_retry_after_seconds(value) == seconds
 
 
 @pytest.mark.parametrize("status", [502, 503, 504])

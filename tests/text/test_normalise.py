@@ -1,4 +1,4 @@
-"""normalise folds every spelling variant the notes list, is idempotent, and maps offsets back."""
+"""normalise folds Arabic, Persian and Kurdish spelling variants, is idempotent, and maps offsets back."""
 
 from __future__ import annotations
 
