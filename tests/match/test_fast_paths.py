@@ -2,24 +2,25 @@
 
 - Cross-script names: searching windows only from the words that may start a name (found per
   chunk by the scanner) finds what a search over every word of the field finds.
-- A whole matcher: scanning through the chunk memo gives the same matches, hits and offsets as
-  one automaton pass over each field with the per-hit checks.
+- A whole matcher: `Matcher.match` gives the same matches, hits and offsets as `match_directly`,
+  its reference twin, which scans each field in one automaton pass with the per-hit checks.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.match import compile_matcher
-from service.match import entities as entities_module
-from service.match.entities import build_indexes, find_names, find_names_from
-from service.match.scan import FieldScan, Scanner, _accepted
-from service.models import EntityDef, EntityKind, Item, Vocabulary, WatchlistDef
+from service.match.entities import NameFound, build_indexes, find_names, find_names_from
+from service.match.matcher import match_directly
+from service.match.scan import Scanner
+from service.models import EntityDef, EntityKind, Item, Match, Vocabulary, WatchlistDef
 from service.text.normalise import normalise
 
 SEED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "seed-article.txt"
@@ -49,10 +50,10 @@ def texts(draw: st.DrawFn) -> str:
 INDEXES = build_indexes(NAMES)
 
 
-def _names_from_chunks(norm: str) -> list[list[entities_module.NameFound]]:
+def _names_from_chunks(norm: str, **lookahead: int) -> list[list[NameFound]]:
     scan = Scanner([], [], INDEXES).scan(0, norm, norm)
     assert scan.starters is not None
-    return [find_names_from(norm, index, scan.starters[n]) for n, index in enumerate(INDEXES)]
+    return [find_names_from(norm, index, scan.starters[n], **lookahead) for n, index in enumerate(INDEXES)]
 
 
 def test_both_scripts_have_an_index() -> None:
@@ -71,9 +72,7 @@ def test_names_found_from_starting_words_are_those_found_over_every_word(norm: s
 @settings(max_examples=200, deadline=None)
 @given(texts())
 def test_a_short_look_ahead_falls_back_to_the_rest_of_the_field(norm: str) -> None:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(entities_module, "_LOOKAHEAD", 7)
-        found = _names_from_chunks(norm)
+    found = _names_from_chunks(norm, lookahead=7)
     assert [sorted(f, key=repr) for f in found] == [
         sorted(find_names(norm, index), key=repr) for index in INDEXES
     ]
@@ -103,18 +102,6 @@ WATCHLISTS = [
     WatchlistDef("words", 'قاعدة OR "مطار بغداد" OR صوار* OR militia OR 3 OR درون OR f16', min_score=1),
     WatchlistDef("not", "rocket -drill"),
 ]
-
-
-def _reference_scan(self: Scanner, index: int, original: str, norm: str) -> FieldScan:
-    """One automaton pass over the field (both automata), per-hit checks, names over all words."""
-    scan = FieldScan(index, original, norm)
-    hits = []
-    for automaton, rules in ((self.automaton, self.rules), (self.fallback, self.fallback_rules)):
-        if automaton is not None:
-            hits.extend(_accepted(norm, automaton.find_matches_as_indexes(norm, overlapping=True), rules))
-    hits.sort(key=lambda hit: hit[3])
-    scan.add_all(hits)
-    return scan  # starters stay None: the matcher then searches every word for names
 
 
 def random_items(rng: random.Random, pool: list[str], most_sentences: int) -> list[Item]:
@@ -147,14 +134,20 @@ EXTRA = [
 ]
 
 
+MatchItem = Callable[[Item], tuple[Match, ...]]
+
+
+def assert_same_matches(fast: MatchItem, reference: MatchItem, items: list[Item]) -> None:
+    """`fast` gives what `reference` gives on every item, cold and then warm."""
+    wanted = [reference(item) for item in items]
+    assert [fast(item) for item in items] == wanted
+    assert [fast(item) for item in items] == wanted  # warm: every chunk remembered
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.randoms(use_true_random=False))
 def test_the_matcher_gives_what_one_pass_per_field_gives(rng: random.Random) -> None:
     items = random_items(rng, _sentences() + EXTRA, 12)
-    fast = compile_matcher(WATCHLISTS, VOCABULARY)
-    expected = compile_matcher(WATCHLISTS, VOCABULARY)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Scanner, "scan", _reference_scan)
-        wanted = [expected.match(item) for item in items]
-    assert [fast.match(item) for item in items] == wanted
-    assert [fast.match(item) for item in items] == wanted  # warm: every chunk remembered
+    fast = compile_matcher(WATCHLISTS, VOCABULARY).match
+    reference = partial(match_directly, compile_matcher(WATCHLISTS, VOCABULARY))
+    assert_same_matches(fast, reference, items)

@@ -1,15 +1,18 @@
 """The fast normaliser is the step-by-step one (`_normalise_reference`), character for character.
 
-`normalise` folds text from a per-character table built out of the reference pipeline, with a
-`translate` path for short strings, a replace-per-distinct-character path for long ones and the
-reference itself for text with very many distinct characters to fold. Each path must give the
-reference's output exactly.
+`normalise` folds text from a per-character table built out of the reference pipeline: with the C
+folder where it was built, else with the Python path (`_normalise_marked_python`: a `translate`
+path for short strings, a replace-per-distinct-character path for long ones and the reference
+itself for text with very many distinct characters to fold). Each folder, the Python one in every
+build and the C one where it was built, must give the reference's output exactly.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -42,16 +45,36 @@ MIXED = st.sampled_from(
 )
 TEXT = st.text(alphabet=MIXED, max_size=300)
 
+Marked = Callable[[str], tuple[str, tuple[str, ...] | None]]
 
-def test_every_code_point_folds_as_the_reference_does() -> None:
+
+def _folders() -> list[object]:
+    """Each way to fold non-ASCII text, and whether it always names the characters that change
+    length (the C folder does; the Python path only when they are all frequent ones)."""
+    folder = _folder()
+    c_folder = [] if folder is None else [pytest.param(folder.fold, True, id="c")]
+    return [pytest.param(_normalise_marked_python, False, id="python"), *c_folder]
+
+
+FOLDERS = pytest.mark.parametrize(("fold", "names_all"), _folders())
+
+
+def assert_moved(text: str, moved: tuple[str, ...] | None, names_all: bool) -> None:
+    """`moved` names the characters of `text` that change length, in order of first occurrence
+    (or, from the Python path, as a set or not at all)."""
+    resized = [c for c in dict.fromkeys(text) if len(_normalise_reference(c)) != 1]
+    if names_all:
+        assert moved == tuple(resized)
+    elif moved is not None:
+        assert set(moved) == set(resized)
+
+
+@FOLDERS
+def test_every_code_point_folds_as_the_reference_does(fold: Marked, names_all: bool) -> None:
     # One by one where Unicode assigns characters that fold (planes 0-2 and 14)...
-    assigned = [*range(0x30000), *range(0xE0000, 0xE1000)]
-    mismatched = [
-        cp
-        for cp in assigned
-        if not 0xD800 <= cp <= 0xDFFF and normalise(chr(cp)) != _normalise_reference(chr(cp))
-    ]
-    assert mismatched == []
+    assigned = [chr(cp) for cp in [*range(0x30000), *range(0xE0000, 0xE1000)] if not 0xD800 <= cp <= 0xDFFF]
+    assert [c for c in assigned if normalise(c) != _normalise_reference(c)] == []
+    assert [c for c in assigned if not c.isascii() and fold(c)[0] != _normalise_reference(c)] == []
     # ...and in blocks in the other planes (unassigned and private use: nothing there folds).
     rest = [cp for cp in range(0x30000, sys.maxunicode + 1) if not 0xE0000 <= cp < 0xE1000]
     for start in range(0, len(rest), 4096):
@@ -68,25 +91,32 @@ def test_the_frequent_characters_are_all_in_the_table() -> None:
     assert all(char in _table().output for char in _FREQUENT)
 
 
+@FOLDERS
 @settings(max_examples=300)
 @given(TEXT)
-def test_random_mixed_script_text_folds_as_the_reference_does(text: str) -> None:
+def test_random_mixed_script_text_folds_as_the_reference_does(
+    fold: Marked, names_all: bool, text: str
+) -> None:
     assert normalise(text) == _normalise_reference(text)
+    if not text.isascii():
+        assert fold(text)[0] == _normalise_reference(text)
 
 
+@FOLDERS
 @settings(max_examples=100)
 @given(st.lists(TEXT, min_size=2, max_size=5))
-def test_long_texts_take_the_replace_path_and_agree(parts: list[str]) -> None:
+def test_long_texts_take_the_replace_path_and_agree(fold: Marked, names_all: bool, parts: list[str]) -> None:
     text = "كلمة " * 20 + "".join(parts)  # past _SHORT_TEXT, so not the translate path
     assert len(text) > _SHORT_TEXT
-    assert normalise(text) == _normalise_reference(text)
+    assert fold(text)[0] == _normalise_reference(text)
 
 
-def test_text_with_many_distinct_characters_to_fold_agrees() -> None:
+@FOLDERS
+def test_text_with_many_distinct_characters_to_fold_agrees(fold: Marked, names_all: bool) -> None:
     folded = sorted(_table().output)[: _MANY * 3]
     text = "x " + " ".join(folded)
     assert len(set(text) & set(folded)) > _MANY
-    assert normalise(text) == _normalise_reference(text)
+    assert fold(text)[0] == _normalise_reference(text)
 
 
 @settings(max_examples=200)
@@ -103,20 +133,18 @@ def test_offsets_follow_the_reference_character_by_character(text: str) -> None:
     assert position == len(mapped.text) == len(_normalise_reference(text))
 
 
+@FOLDERS
 @given(st.one_of(TEXT, st.text(max_size=80)))
-def test_the_c_folder_and_the_python_path_agree(text: str) -> None:
-    """Where the C folder was built, normalise uses it; the Python path must give the same text, and
-    the folder must name exactly the characters that change length, in order of first occurrence."""
+def test_each_folder_names_the_characters_that_change_length(
+    fold: Marked, names_all: bool, text: str
+) -> None:
+    """Where the C folder was built, normalise uses it; it must name exactly the characters that
+    change length, in order of first occurrence, and the Python path must name them or say None."""
     if text.isascii():
         return  # both lower-case it without a table
-    folded, moved = normalise_marked(text)
-    python, python_moved = _normalise_marked_python(text)
-    assert folded == python == _normalise_reference(text)
-    resized = [c for c in dict.fromkeys(text) if len(_normalise_reference(c)) != 1]
-    if _folder() is not None:
-        assert moved == tuple(resized)
-    if python_moved is not None:
-        assert set(python_moved) == set(resized)
+    folded, moved = fold(text)
+    assert folded == normalise_marked(text)[0] == _normalise_reference(text)
+    assert_moved(text, moved, names_all)
 
 
 def test_the_c_folder_is_built_where_the_engine_is_compiled() -> None:
@@ -125,17 +153,22 @@ def test_the_c_folder_is_built_where_the_engine_is_compiled() -> None:
     assert (_folder() is not None) is (engine_build() == "compiled")
 
 
-def test_the_c_folder_returns_text_that_does_not_change_as_it_is() -> None:
+@FOLDERS
+def test_a_folder_returns_text_that_does_not_change_as_it_is(fold: Marked, names_all: bool) -> None:
     text = "بغداد والبصري 2024 ok"  # no character to fold
-    folded, moved = normalise_marked(text)
-    assert folded == text and moved == ()
-    assert normalise_marked("ﻻ شيء")[1] == ("ﻻ",)  # a ligature becomes two letters
+    folded, moved = fold(text)
+    assert folded == text
+    assert_moved(text, moved, names_all)
+    ligature = "ﻻ شيء"  # a ligature becomes two letters
+    assert_moved(ligature, fold(ligature)[1], names_all)
 
 
-def test_the_folder_names_hundreds_of_distinct_length_changing_characters_in_order() -> None:
+@FOLDERS
+def test_a_folder_names_hundreds_of_distinct_length_changing_characters_in_order(
+    fold: Marked, names_all: bool
+) -> None:
     marks = [chr(cp) for cp in range(0x0300, 0x0370)] + [chr(cp) for cp in range(0x064B, 0x0660)]
     text = "".join(f"a{mark}" for mark in marks * 3)  # 133 distinct marks, each three times
-    folded, moved = normalise_marked(text)
+    folded, moved = fold(text)
     assert folded == _normalise_reference(text) == "a" * len(marks) * 3
-    if _folder() is not None:
-        assert moved == tuple(marks)
+    assert_moved(text, moved, names_all)
