@@ -243,7 +243,8 @@ def assert_same_matches(fast: MatchItem, reference: MatchItem, items: list[Item]
     assert [fast(item) for item in items] == wanted  # warm: every chunk remembered
 
 
-MEMO_VOCABULARY = Vocabulary(
+# One vocabulary for both comparisons; each has its own watchlists and extra sentences.
+TWIN_VOCABULARY = Vocabulary(
     concepts={"rocket": ("rocket", "missile", "صاروخ", "صواريخ", "كاتيوشا"), "attack": ("attack", "هجوم")},
     entities=(
         EntityDef("Baghdad International Airport", EntityKind.PLACE, ("مطار بغداد الدولي", "BGW")),
@@ -259,8 +260,6 @@ MEMO_WATCHLISTS = [
     WatchlistDef("words", 'قاعدة OR "مطار بغداد" OR صوار* OR militia OR 3 OR درون OR f16', min_score=1),
     WatchlistDef("not", "rocket -drill"),
 ]
-
-
 MEMO_EXTRA = [
     "rockets hit BGW airport",
     "a rocket drill near Erbil attack",
@@ -271,24 +270,6 @@ MEMO_EXTRA = [
     "مطَـارِ بغداد الدولي",
 ]
 
-
-@settings(max_examples=60, deadline=None)
-@given(st.randoms(use_true_random=False))
-def test_the_matcher_gives_what_one_pass_per_field_gives(rng: random.Random) -> None:
-    items = random_items(rng, seed_sentences() + MEMO_EXTRA, 12)
-    fast = compile_matcher(MEMO_WATCHLISTS, MEMO_VOCABULARY).match
-    reference = partial(match_directly, compile_matcher(MEMO_WATCHLISTS, MEMO_VOCABULARY))
-    assert_same_matches(fast, reference, items)
-
-
-SKIP_VOCABULARY = Vocabulary(
-    concepts={"rocket": ("rocket", "missile", "صاروخ", "صواريخ", "كاتيوشا"), "attack": ("attack", "هجوم")},
-    entities=(
-        EntityDef("Baghdad International Airport", EntityKind.PLACE, ("مطار بغداد الدولي", "BGW")),
-        EntityDef("Esmail Qaani", EntityKind.PERSON),
-        EntityDef("Erbil", EntityKind.PLACE, ("أربيل", "اربيل")),
-    ),
-)
 SKIP_WATCHLISTS = [
     WatchlistDef("airport", '@rocket AND @"Baghdad International Airport"'),
     WatchlistDef("qaani", '@"Esmail Qaani" OR (قاآني AND NOT drill)'),
@@ -306,10 +287,19 @@ SKIP_EXTRA = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("watchlists", "extra", "most_sentences"),
+    [
+        pytest.param(MEMO_WATCHLISTS, MEMO_EXTRA, 12, id="scan-and-names"),
+        pytest.param(SKIP_WATCHLISTS, SKIP_EXTRA, 10, id="atom-skips"),
+    ],
+)
 @settings(max_examples=60, deadline=None)
 @given(st.randoms(use_true_random=False))
-def test_skipping_atoms_whose_words_are_absent_changes_no_match(rng: random.Random) -> None:
-    items = random_items(rng, seed_sentences() + SKIP_EXTRA, 10)
-    fast = compile_matcher(SKIP_WATCHLISTS, SKIP_VOCABULARY).match
-    reference = partial(match_directly, compile_matcher(SKIP_WATCHLISTS, SKIP_VOCABULARY))
+def test_the_matcher_gives_what_matching_without_shortcuts_gives(
+    watchlists: list[WatchlistDef], extra: list[str], most_sentences: int, rng: random.Random
+) -> None:
+    items = random_items(rng, seed_sentences() + extra, most_sentences)
+    fast = compile_matcher(watchlists, TWIN_VOCABULARY).match
+    reference = partial(match_directly, compile_matcher(watchlists, TWIN_VOCABULARY))
     assert_same_matches(fast, reference, items)
