@@ -21,6 +21,8 @@ _.throttled
 # tests/state/test_fingerprint.py) and that the state benchmark reads (benchmarks/bench_state.py).
 _.chunk_safe
 _.scan_field
+_.match_directly
+_.scan_directly
 _.render_html
 _.similarity
 _.story_script_sha

@@ -11,11 +11,43 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+import service
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 pytest_plugins = ["tests.peers"]
 
 REDIS_URL = os.environ.get("NEWSALERT_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# The fixtures that need a Redis server: the shared one at REDIS_URL, or redis-server processes of
+# their own. A test that uses any of them, itself or through another fixture, is marked `redis`, so
+# `pytest -m "not redis"` runs everything else on a machine without Redis.
+REDIS_FIXTURES = frozenset({"redis_prefix", "redis_client", "own_prefix", "redis_server", "own_redis"})
+# "compiled" or "python": the engine build a run means to test (CI runs the suite under each).
+EXPECTED_BUILD = os.environ.get("NEWSALERT_EXPECT_BUILD", "")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run the suite on another engine build than the one asked for."""
+    from service.match import engine_build
+
+    if EXPECTED_BUILD and engine_build() != EXPECTED_BUILD:
+        raise pytest.UsageError(
+            f"NEWSALERT_EXPECT_BUILD={EXPECTED_BUILD} but the engine imported from "
+            f"{Path(service.__file__).parent} is the {engine_build()} build"
+        )
+
+
+def pytest_report_header() -> str:
+    from service.match import engine_build
+
+    return f"newsalert: matching engine {engine_build()}, from {Path(service.__file__).parent}"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REDIS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.redis)
 
 
 @pytest.fixture(autouse=True)

@@ -213,17 +213,20 @@ def starter_offsets(text: str, index: SkeletonIndex) -> list[int]:
     return [bounds[2 * i + 1] for i in compress(range(len(words)), map(starters.__contains__, words))]
 
 
-def find_names_from(norm: str, index: SkeletonIndex, starts: Iterable[int]) -> list[NameFound]:
+def find_names_from(
+    norm: str, index: SkeletonIndex, starts: Iterable[int], lookahead: int = _LOOKAHEAD
+) -> list[NameFound]:
     """`find_names(norm, index)`, given where its starting words are (`starter_offsets`).
 
-    A window holds at most MAX_WINDOW words, so only a short stretch after each start is split
-    into words: the whole rest of the field only when that stretch could cut a window short.
+    A window holds at most MAX_WINDOW words, so only a short stretch after each start (`lookahead`
+    characters) is split into words: the whole rest of the field only when that stretch could cut
+    a window short.
     """
     found: list[NameFound] = []
     for start in starts:
-        window = _Window(norm, index.text_script, start, start + _LOOKAHEAD)
+        window = _Window(norm, index.text_script, start, start + lookahead)
         complete = (
-            start + _LOOKAHEAD >= len(norm)
+            start + lookahead >= len(norm)
             or len(window.words) > MAX_WINDOW
             or any(map(_bad_gap, window.parts[2::2]))  # no window runs past a bad gap
         )

@@ -18,7 +18,7 @@ from service.match.evaluate import Node, Witness, evaluate
 from service.match.scan import FieldScan, Scanner
 from service.models import FIELDS, Hit, Item, Match
 from service.text.language import language_code
-from service.text.normalise import normalise_marked
+from service.text.normalise import normalise, normalise_marked
 
 
 class Atom(NamedTuple):
@@ -95,6 +95,24 @@ def _scan(tables: Tables, index: int, text: str) -> FieldScan:
         return FieldScan(index, text, text)
     norm, moved = normalise_marked(text)
     return tables.scanner.scan(index, text, norm, moved)
+
+
+def match_directly(matcher: Matcher, item: Item) -> tuple[Match, ...]:
+    """`Matcher.match` without its shortcuts: the reference the tests hold it to.
+
+    Each field is scanned without the chunk memo, names are sought over every word, and every
+    atom is looked up and every watchlist evaluated, where `match` skips those whose words are
+    absent.
+    """
+    tables = matcher.tables
+    scans = [
+        tables.scanner.scan_directly(index, text, normalise(text))
+        for index, text in enumerate(map(item.field_text, FIELDS))
+    ]
+    state = _ItemState(tables, scans)
+    state.possible = set(range(len(tables.atoms)))
+    admitted = [w for w in tables.watchlists if _admits(w, item.feed, item.language)]
+    return tuple(found for found in map(state.match, admitted) if found is not None)
 
 
 NameHits = dict[int, list[tuple[int, int, int, str]]]  # atom → (field, start, end, last word)

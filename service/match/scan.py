@@ -314,6 +314,20 @@ class Scanner:
             scan.add_all(self._merged(norm, [], {}))
         return scan
 
+    def scan_directly(self, index: int, original: str, norm: str) -> FieldScan:
+        """`scan` without the chunk memo: each automaton once over the whole field, and no name
+        starters (names are then sought over every word). The reference the tests hold `scan` to.
+        """
+        hits: list[tuple[int, int, int, int]] = []
+        for automaton, rules in ((self.automaton, self.rules), (self.fallback, self.fallback_rules)):
+            if automaton is not None:
+                raw = automaton.find_matches_as_indexes(norm, overlapping=True)
+                hits.extend(_accepted(norm, raw, rules))
+        hits.sort(key=itemgetter(3))
+        scan = FieldScan(index, original, norm)
+        scan.add_all(hits)
+        return scan
+
     def _merged(
         self, norm: str, placed: list[Placed], hits: dict[str, ChunkHits]
     ) -> list[tuple[int, int, int, int]]:

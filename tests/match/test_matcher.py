@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.errors import QuerySyntaxError
 from service.match import compile_matcher
+from service.match.matcher import match_directly
 from service.models import EntityDef, EntityKind, Item, Match, Vocabulary, WatchlistDef
 
 VOCABULARY = Vocabulary(
@@ -195,3 +203,103 @@ def test_a_matcher_with_many_watchlists_evaluates_only_those_whose_terms_occur()
     matcher = compile_matcher(watchlists, VOCABULARY)
     assert len(matcher.watchlists) == 2000
     assert [m.watchlist for m in matcher.match(Item(id="1", feed="f", content="word7 other7 x"))] == ["w7"]
+
+
+# ------------------------------------------------------------------------------------------------
+# `Matcher.match` gives the same matches, hits and offsets as `match_directly`, its reference twin,
+# whatever shortcut it takes: scanning through the chunk memo instead of one automaton pass per
+# field with the per-hit checks, searching names only from the words that may start one, and
+# skipping every atom none of whose starting words occurs (and that has no cross-script name).
+
+SEED = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "seed-article.txt"
+
+
+def random_items(rng: random.Random, pool: list[str], most_sentences: int) -> list[Item]:
+    """Four items made of sentences from `pool`: a title, a summary or none, a content."""
+    return [
+        Item(
+            id=str(n),
+            feed="f",
+            title=rng.choice(pool),
+            summary=rng.choice(["", rng.choice(pool)]),
+            content=" ".join(rng.choice(pool) for _ in range(rng.randint(1, most_sentences))),
+        )
+        for n in range(4)
+    ]
+
+
+def seed_sentences() -> list[str]:
+    text = SEED.read_text(encoding="utf-8")
+    return [s.strip() for s in text.replace("\n", ".").split(".") if s.strip()]
+
+
+MatchItem = Callable[[Item], tuple[Match, ...]]
+
+
+def assert_same_matches(fast: MatchItem, reference: MatchItem, items: list[Item]) -> None:
+    """`fast` gives what `reference` gives on every item, cold and then warm."""
+    wanted = [reference(item) for item in items]
+    assert [fast(item) for item in items] == wanted
+    assert [fast(item) for item in items] == wanted  # warm: every chunk remembered
+
+
+# One vocabulary for both comparisons; each has its own watchlists and extra sentences.
+TWIN_VOCABULARY = Vocabulary(
+    concepts={"rocket": ("rocket", "missile", "صاروخ", "صواريخ", "كاتيوشا"), "attack": ("attack", "هجوم")},
+    entities=(
+        EntityDef("Baghdad International Airport", EntityKind.PLACE, ("مطار بغداد الدولي", "BGW")),
+        EntityDef("Esmail Qaani", EntityKind.PERSON),
+        EntityDef("Erbil", EntityKind.PLACE, ("أربيل", "اربيل")),
+    ),
+    plurals={"درون": ("درونات",), "f16": ("f-16s",)},
+)
+MEMO_WATCHLISTS = [
+    WatchlistDef("airport", '@rocket AND @"Baghdad International Airport"'),
+    WatchlistDef("qaani", '@"Esmail Qaani"'),
+    WatchlistDef("near", "@attack NEAR/5 (@Erbil OR بغداد)"),
+    WatchlistDef("words", 'قاعدة OR "مطار بغداد" OR صوار* OR militia OR 3 OR درون OR f16', min_score=1),
+    WatchlistDef("not", "rocket -drill"),
+]
+MEMO_EXTRA = [
+    "rockets hit BGW airport",
+    "a rocket drill near Erbil attack",
+    "سقطت الدرونات على القاعدة",
+    "3.5 and 3 and 1,000",
+    "f-16s and f16",
+    "هجوم على أربيل واربيل",
+    "مطَـارِ بغداد الدولي",
+]
+
+SKIP_WATCHLISTS = [
+    WatchlistDef("airport", '@rocket AND @"Baghdad International Airport"'),
+    WatchlistDef("qaani", '@"Esmail Qaani" OR (قاآني AND NOT drill)'),
+    WatchlistDef("near", "@attack NEAR/5 (@Erbil OR بغداد)"),
+    WatchlistDef("words", 'قاعدة OR "مطار بغداد" OR صوار* OR militia OR 3 OR (rocket -drill)', min_score=2),
+    WatchlistDef("phrases", '"قائد فيلق" OR ("rocket drill" AND NOT BGW) OR إسماعيل^2'),
+]
+SKIP_EXTRA = [
+    "rockets hit BGW airport",
+    "a rocket drill near Erbil attack",
+    "3.5 and 3 and 1,000",
+    "هجوم على أربيل واربيل",
+    "مطَـارِ بغداد الدولي",
+    "Esmail Qaani visited",
+]
+
+
+@pytest.mark.parametrize(
+    ("watchlists", "extra", "most_sentences"),
+    [
+        pytest.param(MEMO_WATCHLISTS, MEMO_EXTRA, 12, id="scan-and-names"),
+        pytest.param(SKIP_WATCHLISTS, SKIP_EXTRA, 10, id="atom-skips"),
+    ],
+)
+@settings(max_examples=60, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_the_matcher_gives_what_matching_without_shortcuts_gives(
+    watchlists: list[WatchlistDef], extra: list[str], most_sentences: int, rng: random.Random
+) -> None:
+    items = random_items(rng, seed_sentences() + extra, most_sentences)
+    fast = compile_matcher(watchlists, TWIN_VOCABULARY).match
+    reference = partial(match_directly, compile_matcher(watchlists, TWIN_VOCABULARY))
+    assert_same_matches(fast, reference, items)

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
-from hypothesis import given
+import regex
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.errors import QuerySyntaxError
 from service.match import parse_query, query_references, to_text
-from service.match.query import And, Near, Not, Or, Term
+from service.match.query import (
+    MAX_DEPTH,
+    And,
+    Near,
+    Not,
+    Or,
+    Term,
+    _depth,
+    _first_negation,
+    _has_words,
+    _negation_in_near,
+)
+from service.text.normalise import normalise
+from service.text.tokenise import has_tokens
 
 
 def word(text: str, weight: float = 1.0) -> Term:
@@ -134,3 +150,43 @@ def test_operators_are_equal_when_of_one_kind_with_equal_operands(
 ) -> None:
     assert (left == right) is equal
     assert (hash(left) == hash(right)) or not equal
+
+
+# ------------------------------------------------------------------------------------------------
+# Shortcuts taken while parsing change nothing a caller can see.
+#
+# - parse_query skips the depth walk for short queries and the negation checks for queries with no
+#   NOT or `-`: whatever it accepts must pass both checks anyway.
+# - `_has_words` answers ASCII and letter-or-digit text without the tokeniser: it must agree with it.
+
+
+PIECES = st.sampled_from(
+    ["a", "b", "صاروخ", '"x y"', "@c", "f*", "AND", "OR", "NOT", "-", "(", ")", "NEAR/2", "^2", "x-y", " ", "-a"]
+)  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(st.lists(PIECES, max_size=30).map(" ".join))
+def test_an_accepted_query_passes_the_checks_it_may_skip(text: str) -> None:
+    try:
+        tree = parse_query(text)
+    except QuerySyntaxError:
+        return
+    assert _depth(tree) <= MAX_DEPTH
+    assert _negation_in_near(tree) is None
+    assert _first_negation(tree) is None
+
+
+def test_a_long_near_chain_is_still_too_deep() -> None:
+    with pytest.raises(QuerySyntaxError, match="nested too deeply"):
+        parse_query(" NEAR/1 ".join(["a"] * (MAX_DEPTH + 2)))
+
+
+@given(st.text(max_size=12))
+def test_has_words_agrees_with_the_tokeniser(text: str) -> None:
+    assert _has_words(text) == has_tokens(normalise(text))
+
+
+def test_every_letter_or_digit_is_a_token_character() -> None:
+    token_char = regex.compile(r"(?V1)[\p{L}\p{M}\p{N}]")
+    assert all(token_char.match(chr(cp)) for cp in range(sys.maxunicode + 1) if chr(cp).isalnum())

@@ -633,3 +633,96 @@ async def test_an_edit_is_counted_as_edited_not_as_another_delivery(
         assert telemetry.outcomes == [("t", "delivered"), ("t", "edited")]
     finally:
         await store.close()
+
+
+# -- the sink on its own, against the Bot API fake
+
+
+def telegram(session: aiohttp.ClientSession, api: BotApi, **kw: object) -> TelegramSink:
+    return TelegramSink("t", session, token=api.token, chat_id="-100123", api_url=api.url, **kw)  # type: ignore[arg-type]
+
+
+async def test_telegram_sends_html_with_the_documented_fields(bot_api: BotApi) -> None:
+    async with aiohttp.ClientSession() as session:
+        await telegram(session, bot_api, message_thread_id=7, disable_preview=True).send(make_alert())
+    sent = bot_api.messages[0]
+    assert sent["chat_id"] == "-100123"
+    assert sent["parse_mode"] == "HTML"
+    assert sent["message_thread_id"] == 7
+    assert sent["link_preview_options"] == {"is_disabled": True}
+    assert "بصاروخين" in sent["text"]
+
+
+async def test_telegram_429_carries_retry_after(bot_api: BotApi) -> None:
+    bot_api.script = [
+        {
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 12",
+            "parameters": {"retry_after": 12},
+        }
+    ]
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(RetryLater) as info:
+            await telegram(session, bot_api).send(make_alert())
+    assert info.value.delay == 12
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
+        {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"},
+    ],
+)
+async def test_telegram_blocked_or_missing_chat_is_permanent(
+    bot_api: BotApi, answer: dict[str, object]
+) -> None:
+    bot_api.script = [answer]
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(PermanentDeliveryError) as info:
+            await telegram(session, bot_api).send(make_alert())
+    assert bot_api.token not in str(info.value)
+
+
+async def test_telegram_follows_a_group_migrated_to_a_supergroup(bot_api: BotApi) -> None:
+    bot_api.script = [
+        {
+            "ok": False,
+            "error_code": 400,
+            "description": "Bad Request: group chat was upgraded to a supergroup chat",
+            "parameters": {"migrate_to_chat_id": -1009999},
+        }
+    ]
+    async with aiohttp.ClientSession() as session:
+        sink = telegram(session, bot_api)
+        await sink.send(make_alert())
+    assert [m["chat_id"] for m in bot_api.messages] == ["-100123", -1009999]
+    assert sink.chat_id == -1009999
+
+
+async def test_telegram_resends_as_plain_text_when_html_is_refused(bot_api: BotApi) -> None:
+    bot_api.script = [
+        {"ok": False, "error_code": 400, "description": "Bad Request: can't parse entities: bad tag"}
+    ]
+    async with aiohttp.ClientSession() as session:
+        await telegram(session, bot_api).send(make_alert())
+    assert "parse_mode" in bot_api.messages[0]
+    assert "parse_mode" not in bot_api.messages[1]
+
+
+async def test_telegram_5xx_is_retried_and_the_token_never_appears(bot_api: BotApi) -> None:
+    bot_api.script = [{"ok": False, "error_code": 502, "description": "Bad Gateway"}]
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(RetryLater) as info:
+            await telegram(session, bot_api).send(make_alert())
+    assert bot_api.token not in str(info.value)
+
+
+async def test_telegram_connection_errors_never_show_the_token() -> None:
+    token = "999:SECRET-in-the-path"
+    async with aiohttp.ClientSession() as session:
+        sink = TelegramSink("t", session, token=token, chat_id=1, api_url="http://127.0.0.1:9")
+        with pytest.raises(RetryLater) as info:
+            await sink.send(make_alert())
+    assert "SECRET" not in str(info.value)

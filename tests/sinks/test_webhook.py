@@ -23,6 +23,7 @@ from tests.sinks.test_render import make_alert
 
 OLD = "whsec_" + base64.b64encode(b"old-secret-0123456789abcdef0123").decode()
 NEW = "whsec_" + base64.b64encode(b"new-secret-0123456789abcdef0123").decode()
+SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
 def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float = 300) -> bool:
@@ -277,3 +278,87 @@ def test_a_whsec_secret_that_is_not_base64_is_a_config_error_that_does_not_show_
         WebhookSink("w", None, url="http://x.example/", secret=f"{OLD} whsec_not*base64!")  # type: ignore[arg-type]
     assert (info.value.option, info.value.reason) == ("secret", "secret #2 is whsec_ but not base64")
     assert "not*base64" not in str(info.value)
+
+
+# -- against the receiver, in the format of each kind of peer
+
+
+async def test_a_signed_json_webhook_verifies_and_carries_the_spec_body(receiver: Receiver) -> None:
+    async with aiohttp.ClientSession() as session:
+        await WebhookSink("w", session, url=receiver.url, secret=SECRET).send(make_alert())
+    headers, body = receiver.requests[0]
+    assert verify(SECRET, headers, body)
+    assert headers["webhook-id"] == "abc123"
+    payload = json_of(body)
+    assert set(payload) == {
+        "id",
+        "watchlist",
+        "title",
+        "url",
+        "feed",
+        "published",
+        "language",
+        "summary",
+        "hits",
+        "entities",
+    }
+    assert payload["published"] == "2021-06-10T08:00:00Z"
+    assert payload["hits"][1] == {"term": "@rocket", "text": "بصاروخين", "field": "content"}
+
+
+def test_the_json_body_lists_each_hit_once_although_the_word_occurs_twice() -> None:
+    alert = make_alert()
+    assert [h.text for h in alert.match.hits].count("صواريخ") == 2
+    assert alert.to_json_body()["hits"] == [
+        {"term": "@rocket", "text": "صواريخ", "field": "content"},
+        {"term": "@rocket", "text": "بصاروخين", "field": "content"},
+        {"term": '@"Baghdad International Airport"', "text": "مطار بغداد الدولي", "field": "content"},
+    ]
+
+
+async def test_the_webhook_id_is_the_same_on_every_retry(receiver: Receiver) -> None:
+    receiver.script = [(503, {}, "busy")]
+    async with aiohttp.ClientSession() as session:
+        sink = WebhookSink("w", session, url=receiver.url, secret=SECRET)
+        with pytest.raises(RetryLater):
+            await sink.send(make_alert())
+        await sink.send(make_alert())
+    ids = [h["webhook-id"] for h, _ in receiver.requests]
+    assert ids == ["abc123", "abc123"]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "error", "delay"),
+    [
+        (429, {"Retry-After": "7"}, RetryLater, 7.0),
+        (503, {}, RetryLater, None),
+        (408, {}, RetryLater, None),
+        (425, {}, RetryLater, None),
+        (500, {}, RetryLater, None),
+        (400, {}, PermanentDeliveryError, None),
+        (404, {}, PermanentDeliveryError, None),
+        (410, {}, PermanentDeliveryError, None),
+    ],
+)
+async def test_webhook_failures_are_classified(
+    receiver: Receiver, status: int, headers: dict[str, str], error: type[Exception], delay: float | None
+) -> None:
+    receiver.script = [(status, headers, "nope")]
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(error) as info:
+            await WebhookSink("w", session, url=receiver.url).send(make_alert())
+    if delay is not None:
+        assert isinstance(info.value, RetryLater) and info.value.delay == delay
+
+
+async def test_an_unreachable_webhook_is_retried_later() -> None:
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(RetryLater):
+            await WebhookSink("w", session, url="http://127.0.0.1:9/x", timeout=2).send(make_alert())
+
+
+@pytest.mark.parametrize(("fmt", "key"), [("slack", "text"), ("discord", "embeds")])
+async def test_slack_and_discord_formats(receiver: Receiver, fmt: str, key: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        await WebhookSink("w", session, url=receiver.url, format=fmt).send(make_alert())
+    assert key in json_of(receiver.requests[0][1])

@@ -238,7 +238,7 @@ async def test_a_note_of_outlets_that_fails_part_way_leaves_the_alert_to_be_note
     """Redis does not roll back a script that errors part-way: the body is rewritten last, so a retry
     still finds the outlet new and makes the edit."""
     from service.state.protocol import Ack, DeliveryStatus
-    from tests.state.test_store_contract import make_alert
+    from tests.state.test_protocol import make_alert
 
     store, client = own_prefix
     await store.enqueue_alert(make_alert("a1"), ["tg"], NOW)
@@ -261,7 +261,7 @@ async def test_deliveries_that_expired_with_their_alert_leave_the_due_set_and_th
     own_prefix: tuple[RedisStore, aioredis.Redis],
 ) -> None:
     """After seen_ttl a delivery's hash and its alert are gone; their members must not linger."""
-    from tests.state.test_store_contract import make_alert
+    from tests.state.test_protocol import make_alert
 
     store, client = own_prefix
     for name in ("gone1", "gone2", "live"):
@@ -283,7 +283,7 @@ async def test_an_ack_batch_retried_after_a_later_call_failed_is_applied_once(
     applied must read as applied (not refused, which the outbox would log) without applying twice."""
     from service.state import redis_store
     from service.state.protocol import Ack, DeliveryStatus
-    from tests.state.test_store_contract import make_alert
+    from tests.state.test_protocol import make_alert
 
     monkeypatch.setattr(redis_store, "ACK_CHUNK", 2)
     store, client = own_prefix

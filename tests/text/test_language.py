@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.text import detect_language, tokenise
-from service.text.language import LANGUAGE_NAMES, _letter_counts, language_code, unknown_language
+from service.text.language import (
+    _letter_counts,
+)
 from service.text.tokenise import ARABIC, NUMBER
 
 
@@ -50,34 +52,3 @@ def _letter_counts_by_tokens(text: str) -> tuple[int, int]:
 )
 def test_letters_are_counted_as_the_tokens_count_them(text: str) -> None:
     assert _letter_counts(text) == _letter_counts_by_tokens(text)
-
-
-def test_the_watchlist_codes_are_the_models_two_letter_codes_and_the_arabic_script_ones() -> None:
-    import py3langid.langid as langid
-
-    model = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE)
-    two_letter = {code for code in model.nb_classes if len(code) == 2}
-    assert set(LANGUAGE_NAMES) == two_letter | {"ar", "fa", "ckb", "ur"}
-
-
-@pytest.mark.parametrize(
-    ("tag", "code"),
-    [("ar", "ar"), ("AR", "ar"), (" ar-IQ ", "ar"), ("fa_IR", "fa"), ("ckb", "ckb"), ("", "")],
-)
-def test_a_language_tag_compares_by_its_primary_subtag(tag: str, code: str) -> None:
-    assert language_code(tag) == code
-
-
-@pytest.mark.parametrize(
-    ("code", "problem"),
-    [
-        ("ar", None),
-        ("ar-IQ", None),
-        ("Arabic", "'Arabic' is a language name; write its code 'ar'"),
-        ("sorani", "'sorani' is a language name; write its code 'ckb'"),
-        ("scottish  gaelic", "'scottish  gaelic' is a language name; write its code 'gd'"),
-        ("ara", "'ara' is not a language code the detector returns (ISO 639-1, such as 'ar', 'fa' or 'en')"),
-    ],
-)
-def test_a_code_the_detector_never_returns_is_explained(code: str, problem: str | None) -> None:
-    assert unknown_language(code) == problem

@@ -6,6 +6,7 @@ import asyncio
 import ssl
 from dataclasses import replace
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from typing import Any
 
@@ -259,3 +260,51 @@ async def test_send_batch_sends_one_message(mailbox: Mailbox) -> None:
     await sink.send_batch(alerts(4))
     assert len(mailbox.messages) == 1
     assert parsed(mailbox.messages[0][2])["Subject"] == "[baghdad-airport-attacks] 4 alerts"
+
+
+# -- against a plain SMTP server
+
+
+def email_sink(box: Mailbox, to: list[str]) -> EmailSink:
+    return EmailSink(
+        "m", host="127.0.0.1", port=box.port, tls="none", sender="alerts@example.org", to=to, timeout=5
+    )
+
+
+async def test_an_email_has_an_encoded_arabic_subject_both_parts_and_a_stable_message_id(
+    mailbox: Mailbox,
+) -> None:
+    await email_sink(mailbox, ["desk@example.org"]).send(make_alert())
+    sender, rcpts, raw = mailbox.messages[0]
+    message = message_from_bytes(raw, policy=policy.default)
+    assert sender == "alerts@example.org" and rcpts == ["desk@example.org"]
+    assert raw.isascii() or b"Subject: =?utf-8?" in raw
+    assert str(make_header(decode_header(message["Subject"]))) == "[baghdad-airport-attacks] قاآني يصل بغداد"
+    assert message["Message-ID"] == "<abc123@example.org>"
+    kinds = [part.get_content_type() for part in message.walk()]
+    assert "text/plain" in kinds and "text/html" in kinds
+
+
+async def test_one_refused_recipient_among_several_does_not_fail_the_others(mailbox: Mailbox) -> None:
+    mailbox.refuse = {"gone@example.org": "550 No such user"}
+    await email_sink(mailbox, ["desk@example.org", "gone@example.org"]).send(make_alert())
+    assert mailbox.messages[0][1] == ["desk@example.org"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"), [("550 No such user", PermanentDeliveryError), ("451 Try later", RetryLater)]
+)
+async def test_smtp_5xx_is_permanent_and_4xx_is_retried(
+    mailbox: Mailbox, reply: str, error: type[Exception]
+) -> None:
+    mailbox.refuse = {"desk@example.org": reply}
+    with pytest.raises(error):
+        await email_sink(mailbox, ["desk@example.org"]).send(make_alert())
+
+
+async def test_an_unreachable_smtp_server_is_retried_later() -> None:
+    sink = EmailSink(
+        "m", host="127.0.0.1", port=9, tls="none", sender="a@example.org", to=["b@example.org"], timeout=2
+    )
+    with pytest.raises(RetryLater):
+        await sink.send(make_alert())

@@ -24,9 +24,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.peers import BotApi, Mailbox, Receiver, collect_stderr, free_port, until
-from tests.sinks.test_sinks import SECRET, verify
+from tests.sinks.test_webhook import SECRET, verify
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -221,7 +221,7 @@ async def test_items_published_while_running_arrive_once_on_every_sink(
     await asyncio.sleep(2.5)  # several more polls of the same feed
     assert len(receiver.requests) == 2
     headers, body = receiver.requests[0]
-    assert verify(headers, body)
+    assert verify(SECRET, headers, body)
     assert json.loads(body)["hits"][0]["text"] == "صواريخ"
     assert len(bot_api.messages) == 2 and len(mailbox.messages) == 2
     assert await stop(run) == 0

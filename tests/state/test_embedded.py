@@ -36,7 +36,7 @@ async def test_expired_stories_are_swept_out_of_the_file(tmp_path: Path) -> None
 async def test_settled_alerts_older_than_seen_ttl_leave_the_file_and_owed_ones_stay(tmp_path: Path) -> None:
     """Redis lets alerts and deliveries expire after seen_ttl; the embedded store sweeps settled ones."""
     from service.state.protocol import Ack, DeliveryStatus
-    from tests.state.test_store_contract import make_alert
+    from tests.state.test_protocol import make_alert
 
     store = EmbeddedStore(tmp_path, seen_ttl=3600)
     await store.open()
