@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from service.errors import ConfigError
-from service.options import parse_duration
 from service.settings import load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,28 +51,6 @@ def test_a_minimal_config_gets_defaults(make_config: Callable[..., Path]) -> Non
     assert config.feeds[0].backfill == 0
     assert config.watchlists[0].feeds == ["*"]
     assert config.routes() == {"w": ("out",)}
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        (90, 90.0),
-        ("90s", 90.0),
-        ("5m", 300.0),
-        ("2h", 7200.0),
-        ("1d", 86400.0),
-        ("250ms", 0.25),
-        ("1.5m", 90.0),
-    ],
-)
-def test_durations_accept_seconds_and_units(text: object, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["5 minutes", "-1", "m5", "", True])
-def test_bad_durations_are_refused(text: object) -> None:
-    with pytest.raises(ValueError, match="duration"):
-        parse_duration(text)
 
 
 ERRORS = [
