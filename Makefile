@@ -54,8 +54,8 @@ test-builds:
 	$(MAKE) test-pure
 
 lint: install
-	$(VENV)/bin/ruff check service tests benchmarks setup.py vulture_whitelist.py
-	$(VENV)/bin/ruff format --check service tests benchmarks setup.py vulture_whitelist.py
+	$(VENV)/bin/ruff check service tests benchmarks scripts setup.py vulture_whitelist.py
+	$(VENV)/bin/ruff format --check service tests benchmarks scripts setup.py vulture_whitelist.py
 	$(VENV)/bin/vulture  # dead code; paths, threshold and whitelist in pyproject.toml [tool.vulture]
 
 typecheck: install

@@ -59,6 +59,7 @@ def print_check(path: str, config: Config, log: Logger) -> int:
     out.append(f"sinks ({len(config.sinks)}):")
     out.extend(f"  {name}  {describe_sink(options)}" for name, options in config.sinks.items())
     out.append(f"concepts: {len(config.concepts)}    entities: {len(config.entities)}")
+    out.extend(_gazetteer_line(e.name, e.gazetteer_names()) for e in config.entities if e.gazetteer_names())
     print("\n".join(out))
     return 0
 
@@ -75,6 +76,11 @@ def _describe_feed(options: FeedOptions, feed: Feed) -> str:
         f"  every {format_duration(feed.interval)}, backfill {backfill}"
         f"{', language ' + feed.language if feed.language else ''}{extra}"
     )
+
+
+def _gazetteer_line(name: str, names: tuple[str, ...]) -> str:
+    shown = ", ".join(names[:12]) + (f", … ({len(names) - 12} more)" if len(names) > 12 else "")
+    return f"  {name}: {len(names)} names from the gazetteer: \u2068{shown}\u2069"
 
 
 async def _build_sinks_once(config: Config, log: Logger) -> None:

@@ -20,6 +20,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from service.errors import ConfigError, Problem, QuerySyntaxError
+from service.gazetteer import place_aliases
 from service.models import EntityDef, EntityKind, Feed, Vocabulary, WatchlistDef
 from service.options import NAME_PATTERN, NAME_RULE, Duration, Name, Options, SinkOptions
 from service.registry import StoreSettings, sink_types, source_types, store_type_for
@@ -62,6 +63,14 @@ class EntityConfig(Options):
     name: str = Field(min_length=1)
     kind: EntityKind = EntityKind.OTHER
     aliases: list[str] = []
+    gazetteer: bool = True
+
+    def gazetteer_names(self) -> tuple[str, ...]:
+        """The names a place gains from the gazetteer (none for other kinds, or with gazetteer off)."""
+        if self.kind is not EntityKind.PLACE or not self.gazetteer:
+            return ()
+        given = set(self.aliases)
+        return tuple(n for n in place_aliases(self.name) if n not in given)
 
 
 class WatchlistConfig(Options):
@@ -130,7 +139,9 @@ class Config(Options):
     def vocabulary(self) -> Vocabulary:
         return Vocabulary(
             concepts={k: tuple(v) for k, v in self.concepts.items()},
-            entities=tuple(EntityDef(e.name, e.kind, tuple(e.aliases)) for e in self.entities),
+            entities=tuple(
+                EntityDef(e.name, e.kind, (*e.aliases, *e.gazetteer_names())) for e in self.entities
+            ),
             plurals={k: tuple(v) for k, v in self.plurals.items()},
         )
 

@@ -19,6 +19,7 @@ IO_LIBRARIES = {"aiohttp", "redis", "aiosmtplib", "smtplib", "structlog", "sqlit
 CORE = [
     "models.py",
     "errors.py",
+    "gazetteer.py",
     "sinks/render.py",
     "sinks/split.py",
     "sinks/pacing.py",
