@@ -40,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(match)
     match.add_argument("--watchlist", action="append", default=[], metavar="NAME", help="only this one")
     match.add_argument("--json", action="store_true", help="one JSON object per item")
+    match.add_argument(
+        "--explain",
+        action="store_true",
+        help="say why each silent watchlist did not fire (on with --watchlist)",
+    )
     match.add_argument("source", nargs="?", default="-", help="feed file, HTML page, text file, URL, or -")
 
     send = commands.add_parser("send-test", help="send one clearly marked test alert through a sink")
@@ -90,7 +95,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "match":
         from service.commands import run_match
 
-        return run_match(config, args.source, watchlists=args.watchlist, as_json=args.json)
+        return run_match(
+            config, args.source, watchlists=args.watchlist, as_json=args.json, explain=args.explain
+        )
     return asyncio.run(_async_command(args, config, log))
 
 

@@ -13,7 +13,7 @@ from service import USER_AGENT
 from service.clock import utcnow
 from service.errors import DeliveryError, UserError
 from service.logs import Logger
-from service.match import compile_matcher
+from service.match import Explanation, Matcher, compile_matcher, explain_item
 from service.models import Alert, Feed, Hit, Item, Match
 from service.options import format_duration
 from service.pipeline import alert_id
@@ -119,7 +119,11 @@ async def run_forever(config_path: str, config: Config, log: Logger) -> int:
 # -- match ----------------------------------------------------------------------------------------
 
 
-def run_match(config: Config, source: str, *, watchlists: list[str], as_json: bool) -> int:
+def run_match(
+    config: Config, source: str, *, watchlists: list[str], as_json: bool, explain: bool = False
+) -> int:
+    """Runs SOURCE through the watchlists; with `explain`, or when watchlists are named, also says
+    why each silent one stayed silent."""
     from service.feeds.sniff import load_source
 
     known = {w.name for w in config.watchlists}
@@ -130,14 +134,23 @@ def run_match(config: Config, source: str, *, watchlists: list[str], as_json: bo
     matcher = compile_matcher(chosen, config.vocabulary())
     items = load_source(source, fetch_limits=fetch_limits(config), user_agent=USER_AGENT)
     color = sys.stdout.isatty()
+    explain = explain or bool(watchlists)
     for item in items:
         matches = matcher.match(item)
-        print(_match_json(item, matches) if as_json else _match_text(item, matches, color=color))
+        silent = _silent(matcher, item, matches) if explain else None
+        print(
+            _match_json(item, matches, silent) if as_json else _match_text(item, matches, silent, color=color)
+        )
     return 0
 
 
-def _match_json(item: Item, matches: tuple[Match, ...]) -> str:
-    record = {
+def _silent(matcher: Matcher, item: Item, matches: tuple[Match, ...]) -> list[Explanation]:
+    fired = {m.watchlist for m in matches}
+    return [e for e in explain_item(matcher, item) if e.watchlist not in fired]
+
+
+def _match_json(item: Item, matches: tuple[Match, ...], silent: list[Explanation] | None) -> str:
+    record: dict[str, object] = {
         "id": item.id,
         "title": item.title,
         "url": item.url,
@@ -152,10 +165,20 @@ def _match_json(item: Item, matches: tuple[Match, ...]) -> str:
             for m in matches
         ],
     }
+    if silent is not None:
+        record["silent"] = [_explanation_json(e) for e in silent]
     return json.dumps(record, ensure_ascii=False)
 
 
-def _match_text(item: Item, matches: tuple[Match, ...], *, color: bool) -> str:
+def _explanation_json(explanation: Explanation) -> dict[str, object]:
+    held = [c.text for c in explanation.clauses if c.held]
+    failed = next((c.text for c in explanation.clauses if not c.held), None)
+    return {"watchlist": explanation.watchlist, "held": held, "failed": failed}
+
+
+def _match_text(
+    item: Item, matches: tuple[Match, ...], silent: list[Explanation] | None, *, color: bool
+) -> str:
     lines = [f"■ {item.title or '(no title)'}  [{item.language or '?'}]  {item.url}".rstrip()]
     if not matches:
         lines.append("  no watchlist matched")
@@ -165,6 +188,9 @@ def _match_text(item: Item, matches: tuple[Match, ...], *, color: bool) -> str:
         if m.entities:
             lines.append(f"    entities: {', '.join(m.entities)}")
         lines.extend(f"    {h.term} → {_in_context(item, h, color)}" for h in m.hits)
+    for explanation in silent or ():
+        lines.append(f"  ✘ {explanation.watchlist}")
+        lines.extend(f"    {'held' if c.held else 'failed'}: {c.text}" for c in explanation.clauses)
     return "\n".join(lines)
 
 

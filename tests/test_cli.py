@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -228,6 +228,51 @@ async def test_match_human_output_marks_the_words_that_matched() -> None:
     assert code == 0
     assert "✔ baghdad-airport-attacks" in out
     assert "«بصاروخين»" in out
+
+
+async def test_match_explain_says_why_the_erbil_watchlist_stayed_silent_on_the_seed(seed_text: str) -> None:
+    code, out, err = await newsalert(
+        "match", "--config", "config.example.toml", "--explain", "-", stdin=seed_text.encode()
+    )
+    assert code == 0, err
+    assert "✔ baghdad-airport-attacks" in out and "✔ qaani-movements" in out
+    silent = out.split("✘ erbil-attacks", 1)[1]
+    assert "failed: NEAR/10: (@rocket OR @attack) found at word" in silent
+    assert '@Erbil at word 406 ("أربيل")' in silent and "more than 10" in silent
+    assert "✘ baghdad-airport-attacks" not in out
+
+
+async def test_match_json_explains_silent_watchlists_beside_unchanged_matches(seed_text: str) -> None:
+    code, out, err = await newsalert(
+        "match", "--config", "config.example.toml", "--json", "--explain", "-", stdin=seed_text.encode()
+    )
+    assert code == 0, err
+    record = json.loads(out)
+    assert {"id", "title", "url", "language", "matches"} < set(record)
+    assert [m["watchlist"] for m in record["matches"]] == ["baghdad-airport-attacks", "qaani-movements"]
+    (silent,) = record["silent"]
+    assert silent["watchlist"] == "erbil-attacks" and silent["held"] == []
+    assert silent["failed"].startswith("NEAR/10: ") and "words between, more than 10" in silent["failed"]
+
+
+async def test_match_explains_a_named_watchlist_without_being_asked(make_config: Callable[..., Path]) -> None:
+    config = make_config(
+        '[concepts]\nrocket = ["rocket", "موشک", "صاروخ"]\n'
+        '[[watchlists]]\nname = "ar-only"\nquery = "@rocket -drill"\nlanguages = ["ar"]\n'
+        '[[watchlists]]\nname = "no-drills"\nquery = "@rocket -drill"\n'
+    )
+    persian = "حمله موشکی به پایگاه نزدیک فرودگاه بغداد در شب گذشته انجام شد و خسارت زیادی وارد کرد"
+    code, out, err = await newsalert(
+        "match", "--config", str(config), "--watchlist", "ar-only", "-", stdin=persian.encode()
+    )
+    assert code == 0, err
+    assert 'failed: languages: item is "fa", watchlist wants ar' in out
+    code, out, err = await newsalert(
+        "match", "--config", str(config), "--watchlist", "no-drills", "-", stdin=b"A rocket drill at dawn"
+    )
+    assert code == 0, err
+    assert 'held: @rocket found ("rocket" in content)' in out
+    assert 'failed: NOT drill: found "drill" in content' in out
 
 
 async def test_send_test_delivers_through_a_webhook_and_fails_with_1_when_it_cannot(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ Pure: no I/O, no clock, no logging. `compile_matcher` once per config; `Matcher.
 """
 
 from service.match.compile import compile_matcher
+from service.match.explain import Clause, Explanation, explain_item
 from service.match.matcher import Matcher
 from service.match.query import Query, parse_query, query_references, to_text
 from service.match.scan import __file__ as _scan_file
@@ -15,10 +16,13 @@ def engine_build() -> str:
 
 
 __all__ = [
+    "Clause",
+    "Explanation",
     "Matcher",
     "Query",
     "compile_matcher",
     "engine_build",
+    "explain_item",
     "parse_query",
     "query_references",
     "to_text",

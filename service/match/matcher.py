@@ -77,8 +77,7 @@ class Matcher:
         when item.language is one of them or unknown (None).
         """
         tables = self.tables
-        scans = [_scan(tables, index, item.field_text(name)) for index, name in enumerate(FIELDS)]
-        state = _ItemState(tables, scans)
+        state = item_state(tables, item)
         matches = []
         feed, language = item.feed, item.language
         for number in sorted(_candidates(tables, state.present)):
@@ -88,6 +87,13 @@ class Matcher:
                 if found is not None:
                     matches.append(found)
         return tuple(matches)
+
+
+def item_state(tables: Tables, item: Item) -> ItemState:
+    """The item scanned as `Matcher.match` scans it, with an empty occurrence memo."""
+    return ItemState(
+        tables, [_scan(tables, index, item.field_text(name)) for index, name in enumerate(FIELDS)]
+    )
 
 
 def _scan(tables: Tables, index: int, text: str) -> FieldScan:
@@ -109,7 +115,7 @@ def match_directly(matcher: Matcher, item: Item) -> tuple[Match, ...]:
         tables.scanner.scan_directly(index, text, normalise(text))
         for index, text in enumerate(map(item.field_text, FIELDS))
     ]
-    state = _ItemState(tables, scans)
+    state = ItemState(tables, scans)
     state.possible = set(range(len(tables.atoms)))
     admitted = [w for w in tables.watchlists if _admits(w, item.feed, item.language)]
     return tuple(found for found in map(state.match, admitted) if found is not None)
@@ -144,12 +150,19 @@ def _candidates(tables: Tables, present: set[int]) -> set[int]:
 
 
 def _admits(watchlist: CompiledWatchlist, feed: str, language: str | None) -> bool:
-    if watchlist.feeds:
-        for glob in watchlist.feeds:
-            if fnmatchcase(feed, glob):
-                break
-        else:
-            return False
+    return admits_feed(watchlist, feed) is not None and admits_language(watchlist, language)
+
+
+def admits_feed(watchlist: CompiledWatchlist, feed: str) -> str | None:
+    """The first `feeds` glob that matches `feed`; "" when the watchlist lists none; else None."""
+    for glob in watchlist.feeds:
+        if fnmatchcase(feed, glob):
+            return glob
+    return None if watchlist.feeds else ""
+
+
+def admits_language(watchlist: CompiledWatchlist, language: str | None) -> bool:
+    """True unless the watchlist lists `languages` and the item's known language is not one."""
     if watchlist.languages and language:
         return language_code(language) in watchlist.languages
     return True
@@ -182,7 +195,7 @@ def _sequence(
     return found
 
 
-class _ItemState:
+class ItemState:
     """Per-item memo of atom occurrences, shared by all watchlists evaluated on the item."""
 
     def __init__(self, tables: Tables, scans: Sequence[FieldScan]) -> None:
@@ -292,13 +305,18 @@ class _ItemState:
         if witnesses is None:
             return None
         occurrences = self.occurrences
-        score = sum(weight for atom, weight in watchlist.weights if atom in possible and occurrences(atom))
+        score = self.score(watchlist)
         if watchlist.min_score is not None and score < watchlist.min_score:
             return None
         entities = tuple(
             str(self.tables.atoms[a].entity) for a in watchlist.entities if a in possible and occurrences(a)
         )
         return Match(watchlist.name, self._hits(witnesses), entities, float(score))
+
+    def score(self, watchlist: CompiledWatchlist) -> float:
+        """The weights of the watchlist's distinct positive terms found in the item, summed."""
+        possible, occurrences = self.possible, self.occurrences
+        return sum(weight for atom, weight in watchlist.weights if atom in possible and occurrences(atom))
 
     def _hits(self, witnesses: list[Witness]) -> tuple[Hit, ...]:
         """Hits in field and text order; a hit inside a longer hit of the same term is dropped."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from typing import Generic, Literal, TypeAlias, TypeVar
 
 from service.errors import QuerySyntaxError
@@ -521,18 +522,28 @@ def _weight_text(weight: float) -> str:
 
 def to_text(query: Query) -> str:
     """Canonical text of `query`; parse_query(to_text(q)) == q."""
-    if isinstance(query, Term):
-        return query.label + _weight_text(query.weight)
-    if isinstance(query, Not):
-        return "NOT " + _wrap(query.child, (Term, Not))
-    if isinstance(query, Near):
-        left = _wrap(query.left, (Term, Not, Near))
-        return f"{left} NEAR/{query.distance} {_wrap(query.right, (Term, Not))}"
-    if isinstance(query, And):
-        return " AND ".join(_wrap(child, (Term, Not, Near)) for child in query.children)
-    return " OR ".join(_wrap(child, (Term, Not, Near, And)) for child in query.children)
+    return render(query, _term_text)
 
 
-def _wrap(query: Query, bare: tuple[type, ...]) -> str:
-    text = to_text(query)
-    return text if isinstance(query, bare) else f"({text})"
+def _term_text(term: Term) -> str:
+    return term.label + _weight_text(term.weight)
+
+
+def render(tree: Tree[Leaf], leaf: Callable[[Leaf], str]) -> str:
+    """Canonical text of a query tree whose leaves `leaf` writes (a compiled tree's are atoms)."""
+    if not isinstance(tree, _Operator):
+        return leaf(tree)
+    if isinstance(tree, Not):
+        return "NOT " + _wrap(tree.child, leaf, (Not,))
+    if isinstance(tree, Near):
+        left = _wrap(tree.left, leaf, (Not, Near))
+        return f"{left} NEAR/{tree.distance} {_wrap(tree.right, leaf, (Not,))}"
+    if isinstance(tree, And):
+        return " AND ".join(_wrap(child, leaf, (Not, Near)) for child in tree.children)
+    assert isinstance(tree, Or)
+    return " OR ".join(_wrap(child, leaf, (Not, Near, And)) for child in tree.children)
+
+
+def _wrap(tree: Tree[Leaf], leaf: Callable[[Leaf], str], bare: tuple[type, ...]) -> str:
+    text = render(tree, leaf)
+    return text if not isinstance(tree, _Operator) or isinstance(tree, bare) else f"({text})"
