@@ -37,30 +37,16 @@ from service.match.terms import (
     EXACT,
     FEMININE_PLURAL,
     KEYWORD,
-    KURMANJI_AFTER_CONSONANT,
-    KURMANJI_AFTER_VOWEL,
+    KURDISH_SUFFIXES,
     NEEDS_SUFFIX,
     PREFIX,
-    SORANI_AFTER_CONSONANT,
-    SORANI_AFTER_VOWEL,
+    SORANI_RULES,
 )
 from service.text.clitics import (
     MAX_PROCLITIC,
     MAX_SUFFIX,
     SUFFIXES,
     proclitic_allowed,
-)
-from service.text.kurdish import (
-    KURMANJI_AFTER_CONSONANT as KURMANJI_C_SUFFIXES,
-)
-from service.text.kurdish import (
-    KURMANJI_AFTER_VOWEL as KURMANJI_V_SUFFIXES,
-)
-from service.text.kurdish import (
-    SORANI_AFTER_CONSONANT as SORANI_C_SUFFIXES,
-)
-from service.text.kurdish import (
-    SORANI_AFTER_VOWEL as SORANI_V_SUFFIXES,
 )
 from service.text.kurdish import SORANI_LETTERS, sorani_written
 from service.text.normalise import Normalised, normalise_with_offsets
@@ -83,20 +69,12 @@ Rules = tuple[tuple[int, int], ...]  # (variant id, rule) per automaton pattern
 ChunkHits = tuple[tuple[int, int, int, int], ...]
 Placed = tuple[int, str, int]  # (offset in the field, chunk, its memo flags)
 
-_KURDISH_SUFFIXES = {
-    SORANI_AFTER_CONSONANT: SORANI_C_SUFFIXES,
-    SORANI_AFTER_VOWEL: SORANI_V_SUFFIXES,
-    KURMANJI_AFTER_CONSONANT: KURMANJI_C_SUFFIXES,
-    KURMANJI_AFTER_VOWEL: KURMANJI_V_SUFFIXES,
-}
-_SORANI_RULES = frozenset({SORANI_AFTER_CONSONANT, SORANI_AFTER_VOWEL})
-
 
 def _reach(rule: int) -> int:
     """How far past a key its text token may run under `rule`."""
     if rule == PREFIX:
         return 1 << 30
-    suffixes = _KURDISH_SUFFIXES.get(rule)
+    suffixes = KURDISH_SUFFIXES.get(rule)
     return MAX_SUFFIX if suffixes is None else max(map(len, suffixes))
 
 
@@ -117,7 +95,7 @@ def suffix_allowed(rule: int, suffix: str, stem: int) -> bool:
         return suffix == "ات"
     if rule == PREFIX:
         return True
-    return stem >= 3 and suffix in _KURDISH_SUFFIXES[rule]
+    return stem >= 3 and suffix in KURDISH_SUFFIXES[rule]
 
 
 def _kind(char: str) -> str:
@@ -539,7 +517,7 @@ def scan_field(
 
 def sorani_variants(rules: Sequence[Rules]) -> frozenset[int]:
     """The variants that a Sorani suffix rule admits (they stand only on Sorani-written words)."""
-    return frozenset([variant for pairs in rules for variant, rule in pairs if rule in _SORANI_RULES])
+    return frozenset([variant for pairs in rules for variant, rule in pairs if rule in SORANI_RULES])
 
 
 def keep_sorani_words(scan: FieldScan, sorani: frozenset[int]) -> None:

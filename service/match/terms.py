@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from service.text import kurdish
 from service.text.clitics import strip_article
 from service.text.kurdish import SORANI, ends_in_vowel
 from service.text.plurals import english_plurals
@@ -28,6 +29,14 @@ KURMANJI_AFTER_VOWEL: Final = 5
 SORANI_AFTER_CONSONANT: Final = 6
 SORANI_AFTER_VOWEL: Final = 7
 PREFIX: Final = 8  # anything: the user wrote word* (the highest rule: the scanner relies on it)
+
+KURDISH_SUFFIXES: Final = {
+    KURMANJI_AFTER_CONSONANT: kurdish.KURMANJI_AFTER_CONSONANT,
+    KURMANJI_AFTER_VOWEL: kurdish.KURMANJI_AFTER_VOWEL,
+    SORANI_AFTER_CONSONANT: kurdish.SORANI_AFTER_CONSONANT,
+    SORANI_AFTER_VOWEL: kurdish.SORANI_AFTER_VOWEL,
+}
+SORANI_RULES: Final = frozenset({SORANI_AFTER_CONSONANT, SORANI_AFTER_VOWEL})
 
 KEYWORD_MODE: Final = "keyword"
 ENTITY_MODE: Final = "entity"
