@@ -21,6 +21,7 @@ from service.match.query import And, Near, Not, Or, Query, Term, parse_query
 from service.match.scan import Scanner
 from service.match.terms import ENTITY_MODE, KEYWORD_MODE, Variant, token_variants
 from service.models import EntityDef, EntityKind, Vocabulary, WatchlistDef
+from service.text.kurdish import term_dialect
 from service.text.language import language_code
 from service.text.normalise import normalise
 from service.text.plurals import plural_index
@@ -93,15 +94,18 @@ class _Builder:
             return None
         last = len(tokens) - 1
         plurals = self.plurals
+        dialect = term_dialect(body)  # Sorani or Kurmanji: the letters are gone once normalised
         slots: list[frozenset[Variant]] = [
-            token_variants(word, kind, mode, plurals, prefix=prefix and i == last)
+            token_variants(word, kind, mode, plurals, prefix=prefix and i == last, dialect=dialect)
             for i, (word, kind) in enumerate(tokens)
         ]
         for spelling in _hamza_spellings(body):
             others = token_kinds(normalise(spelling))
             if len(others) == len(tokens):
                 for i, (word, kind) in enumerate(others):
-                    slots[i] |= token_variants(word, kind, mode, plurals, prefix=prefix and i == last)
+                    slots[i] |= token_variants(
+                        word, kind, mode, plurals, prefix=prefix and i == last, dialect=dialect
+                    )
         return tuple(self.slot(variants) for variants in slots)
 
     def add_atom(self, key: tuple[str, str], atom: Atom) -> int:

@@ -33,13 +33,22 @@ from typing import Protocol
 import ahocorasick_rs
 
 from service.match.entities import SkeletonIndex, starter_offsets
-from service.match.terms import EXACT, FEMININE_PLURAL, KEYWORD, NEEDS_SUFFIX, PREFIX
+from service.match.terms import (
+    EXACT,
+    FEMININE_PLURAL,
+    KEYWORD,
+    KURDISH_SUFFIXES,
+    NEEDS_SUFFIX,
+    PREFIX,
+    SORANI_RULES,
+)
 from service.text.clitics import (
     MAX_PROCLITIC,
     MAX_SUFFIX,
     SUFFIXES,
     proclitic_allowed,
 )
+from service.text.kurdish import SORANI_LETTERS, sorani_written
 from service.text.normalise import Normalised, normalise_with_offsets
 from service.text.tokenise import ARABIC, NUMBER, SEPARATOR, char_kind
 
@@ -61,6 +70,19 @@ ChunkHits = tuple[tuple[int, int, int, int], ...]
 Placed = tuple[int, str, int]  # (offset in the field, chunk, its memo flags)
 
 
+def _reach(rule: int) -> int:
+    """How far past a key its text token may run under `rule`."""
+    if rule == PREFIX:
+        return 1 << 30
+    suffixes = KURDISH_SUFFIXES.get(rule)
+    return MAX_SUFFIX if suffixes is None else max(map(len, suffixes))
+
+
+# By rule number. The scanner reads the reach of a key's highest rule (compile sorts a key's rules),
+# so each rule reaches at least as far as the rules below it.
+REACH: tuple[int, ...] = tuple(accumulate(map(_reach, range(PREFIX + 1)), max))
+
+
 def suffix_allowed(rule: int, suffix: str, stem: int) -> bool:
     """May `suffix` (the rest of the text token) follow a key of `stem` letters under `rule`?"""
     if rule == EXACT:
@@ -71,7 +93,9 @@ def suffix_allowed(rule: int, suffix: str, stem: int) -> bool:
         return suffix in SUFFIXES
     if rule == FEMININE_PLURAL:
         return suffix == "ات"
-    return rule == PREFIX
+    if rule == PREFIX:
+        return True
+    return stem >= 3 and suffix in KURDISH_SUFFIXES[rule]
 
 
 def _kind(char: str) -> str:
@@ -121,7 +145,7 @@ def _accepted(
             if begin < 0:
                 continue
         variants = rules[pattern]
-        limit = size if variants[-1][1] == PREFIX else end + MAX_SUFFIX
+        limit = end + REACH[variants[-1][1]]
         stop = end
         while stop < size and (kinds.get(norm[stop]) or _kind(norm[stop])) == kind:
             stop += 1
@@ -238,7 +262,7 @@ class Scanner:
     index (`FieldScan.starters`), from the same chunks and memo.
     """
 
-    __slots__ = ("automaton", "fallback", "fallback_rules", "indexes", "memo", "rules")
+    __slots__ = ("automaton", "fallback", "fallback_rules", "indexes", "memo", "rules", "sorani")
 
     def __init__(
         self, keys: Sequence[str], rules: Sequence[Rules], indexes: Sequence[SkeletonIndex] = ()
@@ -258,6 +282,7 @@ class Scanner:
         self.fallback_rules: tuple[Rules, ...] = tuple(other[1])
         self.indexes = tuple(indexes)
         self.memo = ChunkMemo(len(self.indexes))
+        self.sorani = sorani_variants(rules)
 
     def learn(self, state: _MemoState, new: set[str]) -> None:
         """Analyse chunks not seen before, all in one automaton pass."""
@@ -312,6 +337,8 @@ class Scanner:
             scan.starters = _starters(placed, state.starters)
         elif self.fallback is not None:
             scan.add_all(self._merged(norm, [], {}))
+        if self.sorani and scan.by_variant:
+            keep_sorani_words(scan, self.sorani)
         return scan
 
     def scan_directly(self, index: int, original: str, norm: str) -> FieldScan:
@@ -326,6 +353,7 @@ class Scanner:
         hits.sort(key=itemgetter(3))
         scan = FieldScan(index, original, norm)
         scan.add_all(hits)
+        keep_sorani_words(scan, self.sorani)
         return scan
 
     def _merged(
@@ -435,6 +463,22 @@ class FieldScan:
         for variant, begin, stop, _ in hits:
             self.add(variant, begin, stop)
 
+    def drop(self, variant: int, begin: int) -> None:
+        """Forget that `variant` stands on the token at `begin` (the token too, if nothing else does)."""
+        starts = self.by_variant[variant]
+        starts.remove(begin)
+        if not starts:
+            del self.by_variant[variant]
+        found = self.at[begin]
+        found.remove(variant)
+        if not found:
+            del self.at[begin], self.ends[begin]
+
+    def original_word(self, begin: int) -> str:
+        """The text token starting at `begin` as the original field writes it."""
+        start, end = self.original_span(begin, self.ends[begin])
+        return self.original[start:end]
+
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         if end > start and self.original.isascii():
             return start, end  # normalising ASCII only lowercases: offsets do not move
@@ -467,4 +511,27 @@ def scan_field(
     """
     scan = FieldScan(index, original, norm)
     scan.add_all(_accepted(norm, automaton.find_matches_as_indexes(norm, overlapping=True), rules))
+    keep_sorani_words(scan, sorani_variants(rules))
     return scan
+
+
+def sorani_variants(rules: Sequence[Rules]) -> frozenset[int]:
+    """The variants that a Sorani suffix rule admits (they stand only on Sorani-written words)."""
+    return frozenset([variant for pairs in rules for variant, rule in pairs if rule in SORANI_RULES])
+
+
+def keep_sorani_words(scan: FieldScan, sorani: frozenset[int]) -> None:
+    """Drop the hits of `sorani` variants on words not written in Sorani letters.
+
+    Normalised, Sorani's suffixes look like Persian and Arabic word endings (Persian باریک
+    "narrow" is بار + ێک once ێ is folded to ي), and its letters are what tells them apart; no
+    Arabic or Persian word is written with ە ێ ۆ ڕ ڵ.
+    """
+    found = [variant for variant in scan.by_variant if variant in sorani]
+    if not found:
+        return
+    anywhere = any(letter in scan.original for letter in SORANI_LETTERS)
+    for variant in found:
+        for begin in list(scan.by_variant[variant]):
+            if not anywhere or not sorani_written(scan.original_word(begin)):
+                scan.drop(variant, begin)

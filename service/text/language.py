@@ -1,9 +1,10 @@
 """Offline language identification.
 
-Arabic-script text is told apart by letters that only some of its languages use (all 31 of a set
-of Arabic-script headlines right, where py3langid called Sorani sdh and missed Persian); everything
-else goes to py3langid, whose model ships inside its wheel and is loaded once, on first use, and reads
-only the first MODEL_SAMPLE characters.
+Arabic-script text is told apart by letters that only some of its languages use and, between
+Arabic and Persian, by their function words: Persian typed with Arabic ي and ك (pasted or older
+text) has no Persian-only letter, but its است، این، که، را give it away (benchmarks/bench_language.py
+scores the rules on short titles). Everything else goes to py3langid, whose model ships inside its
+wheel and is loaded once, on first use, and reads only the first MODEL_SAMPLE characters.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Protocol, cast
 
 import py3langid.langid as langid  # type: ignore[import-untyped, unused-ignore]
 
+from service.text.kurdish import SORANI_LETTERS
 from service.text.tokenise import ARABIC_RUNS as _ARABIC_RUNS
 from service.text.tokenise import LETTER_RUNS as _LETTER_RUNS
 
@@ -22,16 +24,30 @@ MIN_LETTERS = 12
 # Latin-script language as well as a whole article does.
 MODEL_SAMPLE = 600
 
-_SORANI = frozenset("ەێۆڕڵڤ")
+_SORANI = frozenset(SORANI_LETTERS)
 _URDU = frozenset("ےٹڈڑںھ")
-_PERSIAN = frozenset("پچژگکی")
-_ARABIC_ONLY = frozenset("ةىيكأإؤ")
+# Per word, evidence for Persian or for Arabic. Letters weigh 1 (names carry پ چ گ into Arabic text:
+# الپيشمرگة), function words 2; a word is compared with ک ی folded to ك ي, so both typings count.
+_PERSIAN_LETTERS = frozenset("پچژگکی")
+_ARABIC_LETTERS = frozenset("ةأإؤ")
+_PERSIAN_WORD_LIST = (
+    "است اين كه را مي از به در با براي شد شده كرد كند شود هاي ها آن يك خود نيز اند بود خواهد "
+    "نيست دارد داد گفت تا پس امروز ديروز هنوز بايد"
+)
+_ARABIC_WORD_LIST = (
+    "في من على إلى الى عن أن التي الذي الذين مع هذا هذه بعد قال قد لم لن كان كانت حول ضد خلال "
+    "منذ عند إن أو ثم حتى"
+)
+_PERSIAN_FOLD = str.maketrans({"ک": "ك", "ی": "ي", "ى": "ي"})
+_PERSIAN_WORDS = frozenset(_PERSIAN_WORD_LIST.translate(_PERSIAN_FOLD).split())
+_ARABIC_WORDS = frozenset(_ARABIC_WORD_LIST.translate(_PERSIAN_FOLD).split())
+_FUNCTION_WORD = 2
 
 
 # Every code detect_language can return that a watchlist may name, with its English name: the
 # statistical model's ISO 639-1 codes (py3langid 0.4; a test holds this table to the model, which
 # takes a second to load) and ckb, which the Arabic-script rule returns for Sorani (it has no
-# two-letter code). The model's three-letter codes are dialects and varieties it seldom returns.
+# two-letter code). The model's three-letter codes (dialects and varieties) are switched off.
 LANGUAGE_NAMES = {
     "af": "afrikaans", "am": "amharic", "an": "aragonese", "ar": "arabic", "as": "assamese",
     "az": "azerbaijani", "ba": "bashkir", "be": "belarusian", "bg": "bulgarian", "bn": "bengali",
@@ -87,6 +103,9 @@ class _Identifier(Protocol):
 @cache
 def _identifier() -> _Identifier:
     model = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE)
+    # Only the codes a watchlist can name: unrestricted, the model took 6 of 30 short English
+    # titles for Nigerian Pidgin (pcm), which no `languages = ["en"]` watchlist would see.
+    model.set_languages([code for code in model.nb_classes if code in LANGUAGE_NAMES])
     return cast(_Identifier, model)
 
 
@@ -108,8 +127,26 @@ def arabic_script_language(text: str, letters: int) -> str:
         return "ckb"
     if sum(text.count(c) for c in _URDU) >= threshold:
         return "ur"
-    persian = sum(text.count(c) for c in _PERSIAN)
-    return "fa" if persian > sum(text.count(c) for c in _ARABIC_ONLY) else "ar"
+    sample = _model_sample(text)
+    persian, arabic = persian_evidence(_ARABIC_RUNS.findall(sample))
+    # ZWNJ joins Persian affixes (می‌کند، موشک‌ها); Arabic has no use for it.
+    return "fa" if persian + sample.count("\u200c") > arabic else "ar"
+
+
+def persian_evidence(words: list[str]) -> tuple[int, int]:
+    """(Persian, Arabic) weight of evidence in Arabic-script `words` (split at ZWNJ, as found)."""
+    persian = arabic = 0
+    for word in words:
+        folded = word.translate(_PERSIAN_FOLD)
+        if folded in _PERSIAN_WORDS:
+            persian += _FUNCTION_WORD
+        elif folded in _ARABIC_WORDS:
+            arabic += _FUNCTION_WORD
+        elif folded.startswith("ال") and len(folded) > 3:
+            arabic += 1  # the article, which Persian keeps only in Arabic loans
+        persian += not _PERSIAN_LETTERS.isdisjoint(word)
+        arabic += not _ARABIC_LETTERS.isdisjoint(word)
+    return persian, arabic
 
 
 def detect_language(text: str) -> str | None:

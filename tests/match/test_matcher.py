@@ -303,3 +303,67 @@ def test_the_matcher_gives_what_matching_without_shortcuts_gives(
     fast = compile_matcher(watchlists, TWIN_VOCABULARY).match
     reference = partial(match_directly, compile_matcher(watchlists, TWIN_VOCABULARY))
     assert_same_matches(fast, reference, items)
+
+
+KURDISH = Vocabulary(
+    concepts={
+        "drone": ("درۆن", "هێرش", "فڕۆکەخانە", "مووشەک", "êrîş", "balafirgeh", "kuştin"),
+        "spirit": ("ڕۆح", "شەو"),
+    },
+    entities=(EntityDef("Erbil", EntityKind.PLACE, ("هەولێر", "Hewlêr")),),
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        # Sorani: indefinite, definite, plural, with ezafe, postposition, after a vowel
+        ("@drone", "هێرشێک کرایە سەر بنکەیەکی سەربازی"),
+        ("@drone", "درۆنەکە لە نزیک گوندەکە کەوتە خوارەوە"),
+        ("@drone", "درۆنەکان گەیشتنە سنوور"),
+        ("@drone", "درۆنەکانی تورکیا بۆردومانیان کرد"),
+        ("@drone", "سێ پێشمەرگە لە هێرشێکدا بریندار بوون"),
+        ("@drone", "فڕۆکەخانەکان بۆ دوو ڕۆژ داخران"),
+        ("@drone", "فڕۆکەخانەکە داخرا"),
+        ("@drone", "مووشەکێک بەر بنکەکە کەوت"),
+        ("@drone", "هێرشی درۆن"),  # the bare form and the Arabic-rule suffixes, as before
+        ('"هێرشی درۆن"', "هێرشی درۆنەکان بۆ سەر کێڵگەکە"),  # the last word of a phrase too
+        # Kurmanji
+        ("@drone", "Êrîşa li ser baregeha leşkerî"),
+        ("@drone", "êrîşek hat kirin"),
+        ("@drone", "êrîşên dijwar"),
+        ("@drone", "kuştina du kesan"),
+        ("@Erbil", "لە هەولێر"),
+    ],
+)
+def test_a_kurdish_term_matches_its_suffixed_forms(query: str, text: str) -> None:
+    assert matches(query, text, KURDISH)
+    matcher = compile_matcher([WatchlistDef("w", query)], KURDISH)
+    assert match_directly(matcher, Item(id="1", feed="f", content=text)) == matcher.match(
+        Item(id="1", feed="f", content=text)
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "text"),
+    [
+        # the same letters once normalised, in Arabic and Persian text: no Sorani suffix there
+        ("@spirit", "التقى الرئيس روحاني وفدا عراقيا"),  # ڕۆح + انی = Rouhani
+        ("@spirit", "دیدار روحانی با رئیس‌جمهور عراق"),
+        ("@spirit", "روحانیون در قم"),
+        ("@spirit", "فیلم شهوانی"),  # شەو "night" + انی
+        ("@drone", "هيرشيك"),  # a Sorani form written without Sorani letters
+        ("@drone", "مسیر درونکه"),
+        # names never take a suffix
+        ("@Erbil", "لە هەولێرەکە"),
+        ("@Erbil", "Hewlêra"),
+        # suffixes only from the closed list, and only for Kurdish terms
+        ("@drone", "درۆنبازەکان"),
+        ("@drone", "êrîşkar"),
+        ("balafirgeh", "balafirgeha Hewlêrê"),  # plain ASCII: not recognisably Kurmanji
+        ("cub", "Cuban officials"),  # English never takes Kurmanji suffixes
+        ("saldırı", "saldırıan"),
+    ],
+)
+def test_kurdish_suffixes_add_no_match_elsewhere(query: str, text: str) -> None:
+    assert not matches(query, text, KURDISH)

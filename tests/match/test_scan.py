@@ -17,19 +17,21 @@ from hypothesis import strategies as st
 
 from service.match import scan as scan_module
 from service.match.scan import FieldScan, Scanner, chunk_safe, scan_field
-from service.match.terms import EXACT, FEMININE_PLURAL, KEYWORD, NEEDS_SUFFIX, PREFIX
+from service.match.terms import EXACT, KEYWORD, PREFIX, SORANI_AFTER_CONSONANT
 from service.text.normalise import normalise
 
-LETTERS = "بكلفوالهتيناصرخدمab"
+# ە stands for the Sorani letters that mark a word as Sorani (the scanner reads them in the original).
+LETTERS = "بكلفوالهتيناصرخدمabە"
 KEY_CHARS = LETTERS + "13.,-' "
 PROCLITICS = ["", "", "و", "ب", "ال", "وال", "لل", "ك", "فب"]
-SUFFIXES = ["", "", "ها", "ات", "ين", "ه", "ي", "كم", "s"]
+SUFFIXES = ["", "", "ها", "ات", "ين", "ه", "ي", "كم", "s", "يك", "هكان", "كاندا", "an", "eke", "yek"]
+RULES = list(range(PREFIX + 1))  # every rule, Kurdish ones included
 GAPS = [" ", " ", "  ", "\n", ". ", ", ", "! ", "\t", "\u2028", "\x0b", "-", "."]
 
 keys_strategy = st.lists(
     st.text(alphabet=KEY_CHARS, min_size=1, max_size=6), min_size=1, max_size=12, unique=True
 )
-rules_strategy = st.sets(st.sampled_from([EXACT, KEYWORD, NEEDS_SUFFIX, FEMININE_PLURAL, PREFIX]), min_size=1)
+rules_strategy = st.sets(st.sampled_from(RULES), min_size=1)
 
 
 def _rules(draws: Sequence[set[int]]) -> list[tuple[tuple[int, int], ...]]:
@@ -98,6 +100,31 @@ def test_the_memo_starting_afresh_changes_nothing(
     scanner.memo = scan_module.ChunkMemo(0, limit=3)
     for text in texts * 2:
         assert _canonical(scanner.scan(0, text, text)) == _canonical(_reference(keys, rules, text))
+
+
+def test_a_higher_rule_never_lets_a_token_run_less_far() -> None:
+    """The scanner reads how far a token may run from its key's highest rule."""
+    assert len(scan_module.REACH) == len(RULES)
+    assert list(scan_module.REACH) == sorted(scan_module.REACH)
+
+
+@pytest.mark.parametrize(
+    ("original", "kept"),
+    [
+        ("هێرشێک کرا", True),  # Sorani letters: the suffix stands
+        ("هيرشيك", False),  # the same letters once normalised, written without them
+        ("هیرشیک", False),
+    ],
+)
+def test_a_sorani_suffix_stands_only_on_a_word_written_in_sorani_letters(original: str, kept: bool) -> None:
+    keys, rules = ["هيرش"], [((0, KEYWORD), (1, SORANI_AFTER_CONSONANT))]
+    norm = normalise(original)
+    for found in (
+        Scanner(keys, rules).scan(0, original, norm),
+        Scanner(keys, rules).scan_directly(0, original, norm),
+    ):
+        assert (1 in found.by_variant) is kept
+        assert found.at == ({0: [1]} if kept else {})
 
 
 @pytest.mark.parametrize(
