@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from operator import itemgetter
 
 from service.errors import QuerySyntaxError
-from service.match.entities import build_indexes
+from service.match.entities import build_indexes, indexed_atoms
 from service.match.evaluate import Node
 from service.match.matcher import Atom, CompiledWatchlist, Matcher, Tables
 from service.match.query import And, Near, Not, Or, Query, Term, parse_query
@@ -311,7 +311,7 @@ def _compile(watchlists: Sequence[WatchlistDef], vocabulary: Vocabulary) -> Matc
     # Ahocorasick rules checked PREFIX-last so the scanner knows how far a token may run on.
     rules = tuple(tuple(r) if len(r) == 1 else tuple(sorted(r, key=itemgetter(1))) for r in builder.rules)
     skeletons = build_indexes(builder.names)
-    named = {atom for index in skeletons for atoms in index.keys.values() for atom in atoms}
+    named = indexed_atoms(skeletons)
     name_watchlists = frozenset(n for atom in named for n in builder.atom_watchlists.get(atom, ()))
     starts, single_words = _atom_variants(builder, named)
     tables = Tables(

@@ -4,11 +4,15 @@ finds."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.match import compile_matcher
 from service.match.entities import NameFound, build_indexes, find_names, find_names_from
+from service.match.matcher import match_directly
 from service.match.scan import Scanner
+from service.models import EntityDef, EntityKind, Item, Vocabulary, WatchlistDef
 from service.text.normalise import normalise
 
 NAMES = [
@@ -17,11 +21,16 @@ NAMES = [
     (2, "Hadi al-Amiri"),
     (3, "Abu Fadak al-Mohammedawi"),
     (4, "مسعود بارزاني"),  # an Arabic-only name: sought in Latin text
+    (5, "Khor Mor"),  # short: word for word
+    (6, "Al-Tanf"),  # one word: beside a context word
+    (7, "أبو مهدي المهندس"),
 ]
 WORDS = [
     *["إسماعيل", "اسماعیل", "قاآني", "قاانی", "مصطفى", "مصطفی", "الكاظمي", "كاظمي", "هادي", "العامري"],
     *["أبو", "فدك", "المحمداوي", "في", "من", "على", "بغداد", "صواريخ", "قال", "اسم", "سماء", "وصل"],
     *["masoud", "barzani", "mesud", "barzany", "al", "the", "in", "rocket"],
+    *["خور", "مور", "خير", "قاعدة", "التنف", "ابو", "مهدي", "المهندس", "abu", "mahdi", "muhandis"],
+    *["esmaeil", "ghaani", "qa", "ani", "base", "tanf", "ismail"],
 ]
 GAPS = [" ", " ", " ", "  ", ", ", ". ", "\n", " - ", "«", "» ", " 123 ", " xyz ", "،", "      "]
 
@@ -44,6 +53,7 @@ def _names_from_chunks(norm: str, **lookahead: int) -> list[list[NameFound]]:
 
 def test_both_scripts_have_an_index() -> None:
     assert {index.text_script for index in INDEXES} == {"A", "L"}
+    assert [index.vowelled for index in INDEXES] == [False, False, True]
 
 
 @settings(max_examples=300, deadline=None)
@@ -68,3 +78,153 @@ def test_a_name_is_found_from_its_first_word() -> None:
     norm = normalise("وصل إسماعيل قاآني إلى بغداد")
     (found,) = _names_from_chunks(norm)[:1]
     assert [norm[f.start : f.end] for f in found] == [normalise("إسماعيل قاآني")]
+
+
+# -- names of every shape, per language: (entity, aliases, text)
+
+ENTITY_KINDS = {"Khor Mor": EntityKind.PLACE, "Al-Tanf": EntityKind.PLACE}
+
+
+def _entity_fires(name: str, aliases: tuple[str, ...], text: str) -> list[str]:
+    """The hit texts of a watchlist on one entity, on `text` ([] when it stays silent)."""
+    entity = EntityDef(name, ENTITY_KINDS.get(name, EntityKind.PERSON), aliases)
+    matcher = compile_matcher([WatchlistDef("w", f'@"{name}"')], Vocabulary(entities=(entity,)))
+    item = Item(id="1", feed="f", content=text)
+    found = matcher.match(item)
+    assert found == match_directly(matcher, item)
+    return [hit.text for match in found for hit in match.hits]
+
+
+BARZANI_ALIAS = ("رئيس حكومة الإقليم",)
+
+
+@pytest.mark.parametrize(
+    ("name", "aliases", "text", "hit"),
+    [
+        # kunya and patronymic names, written with a space
+        ("Abu Fadak al-Mohammedawi", (), "قال أبو فدك المحمداوي إن", "أبو فدك المحمداوي"),
+        ("Abu Fadak al-Mohammedawi", (), "وصل أبوفدك المحمداوي", "أبوفدك المحمداوي"),
+        ("Abu Mahdi al-Muhandis", (), "ذكرى اغتيال أبو مهدي المهندس", "أبو مهدي المهندس"),
+        ("Muhammad bin Salman", (), "استقبل محمد بن سلمان الوفد", "محمد بن سلمان"),
+        # short names: word for word, a one-word name beside a word that says what it is
+        ("Khor Mor", (), "هجوم على حقل خور مور للغاز", "خور مور"),
+        ("Al-Tanf", (), "قرب قاعدة التنف", "التنف"),
+        ("Al-Tanf", (), "طائرة مسيرة استهدفت لقاعدة التنف", "التنف"),
+        ("Nasr", (), "قال الشيخ نصر إن", "نصر"),
+        # an alias adds spellings and never takes the automatic one away
+        ("Masrour Barzani", BARZANI_ALIAS, "قال مسرور بارزاني إن", "مسرور بارزاني"),
+        ("Masrour Barzani", BARZANI_ALIAS, "قال رئيس حكومة الإقليم إن", "رئيس حكومة الإقليم"),
+        ("Esmail Qaani", ("قاآني",), "وصل إسماعيل قاآني", "إسماعيل قاآني"),
+    ],
+)
+def test_arabic_text_finds_names_of_every_shape(
+    name: str, aliases: tuple[str, ...], text: str, hit: str
+) -> None:
+    assert _entity_fires(name, aliases, text)[:1] == [hit]
+
+
+@pytest.mark.parametrize(
+    ("name", "aliases", "text", "hit"),
+    [
+        ("Abu Fadak al-Mohammedawi", (), "ابو فدک المحمداوی گفت", "ابو فدک المحمداوی"),
+        ("Abu Mahdi al-Muhandis", (), "سالگرد ترور ابومهدی المهندس", "ابومهدی المهندس"),
+        ("Khor Mor", (), "حمله پهپادی به میدان گازی خور مور", "خور مور"),
+        ("Al-Tanf", (), "حمله به پایگاه التنف", "التنف"),
+        ("Nasr", (), "سردار نصر گفت", "نصر"),
+        ("Masrour Barzani", BARZANI_ALIAS, "مسرور بارزانی گفت", "مسرور بارزانی"),
+    ],
+)
+def test_persian_text_finds_names_of_every_shape(
+    name: str, aliases: tuple[str, ...], text: str, hit: str
+) -> None:
+    assert _entity_fires(name, aliases, text)[:1] == [hit]
+
+
+@pytest.mark.parametrize(
+    ("name", "aliases", "text", "hit"),
+    [
+        # other romanisations: q/gh, e/i, aa/a, apostrophes, al-/el-/ul-
+        ("Esmail Qaani", (), "Ismail Ghaani arrived in Baghdad", "Ismail Ghaani"),
+        ("Esmail Qaani", (), "Esmaeil Qa'ani arrived", "Esmaeil Qa'ani"),
+        ("Mustafa al-Kadhimi", (), "Prime Minister Mostafa el-Kazemi said", "Mostafa el-Kazemi"),
+        ("Abu Mahdi al-Muhandis", (), "the killing of Abu Mehdi ul-Mohandes", "Abu Mehdi ul-Mohandes"),
+        # Arabic-script names in Latin text
+        ("أبو فدك المحمداوي", (), "Abu Fadak al-Mohammedawi said", "Abu Fadak al-Mohammedawi"),
+        ("خور مور", (), "a drone hit the Khor Mor gas field", "Khor Mor"),
+        ("التنف", (), "the Tanf base", "Tanf"),
+    ],
+)
+def test_latin_text_finds_names_of_every_shape(
+    name: str, aliases: tuple[str, ...], text: str, hit: str
+) -> None:
+    assert _entity_fires(name, aliases, text)[:1] == [hit]
+
+
+@pytest.mark.parametrize(
+    ("name", "aliases", "text"),
+    [
+        # a kunya or a surname alone is not the name
+        ("Abu Fadak al-Mohammedawi", (), "قال أبو مهدي إن"),
+        ("Abu Fadak al-Mohammedawi", (), "عشيرة المحمداوي"),
+        ("Masrour Barzani", BARZANI_ALIAS, "قال مسعود بارزاني إن"),  # another Barzani
+        ("Masrour Barzani", BARZANI_ALIAS, "زار بارزاني بغداد"),
+        # the ordinary word of a one-word name, bare or in a phrase that is not a name
+        ("Nasr", (), "حقق الجيش نصر كبيرا"),
+        ("Nasr", (), "أعلنوا نصر القائد"),  # a title after it is someone else's
+        ("Nasr", (), "اقتحموا قاعدة النصر"),  # the victory base: النصر has an article, Nasr none
+        ("Nasr", (), "نصر"),
+        ("Al-Tanf", (), "اشتباكات في التنف"),  # no word says what it is: an alias is needed
+        # a short key with other vowels
+        ("Khor Mor", (), "هذه خير مرة"),
+        ("Hadi al-Amiri", ("العامري",), "انفجار في حي العامرية غرب بغداد"),
+        ("Hadi al-Amiri", ("العامري",), "هذا مرة أخرى"),
+        # Persian
+        ("Nasr", (), "این نصر بزرگ بود"),
+        ("Abu Fadak al-Mohammedawi", (), "ابو مهدی گفت"),
+        # Latin: other names, ordinary words, bare surnames
+        ("Esmail Qaani", (), "Ismail Haniyeh arrived"),
+        ("Esmail Qaani", (), "a small can of paint"),
+        ("Esmail Qaani", (), "Qaani arrived"),
+        ("Mustafa al-Kadhimi", (), "pilgrims in Kadhimiya"),
+    ],
+)
+def test_names_stay_silent_on_what_is_not_them(name: str, aliases: tuple[str, ...], text: str) -> None:
+    assert _entity_fires(name, aliases, text) == []
+
+
+PEOPLE = ["Esmail Qaani", "Masrour Barzani", "Abu Fadak al-Mohammedawi", "Nasr", "Khor Mor", "مسعود بارزاني"]
+ALIASES = [
+    "رئيس حكومة الإقليم",
+    "قاآني",
+    "بارزاني",
+    "Barzani",
+    "المحمداوي",
+    "أبو فدك",
+    "نصر",
+    "Qa'ani",
+    "PM",
+    "خور مور",
+    "Kurdistan Regional Government premier",
+]
+TEXTS = [
+    "قال مسرور بارزاني إن رئيس حكومة الإقليم وصل",
+    "وصل إسماعيل قاآني إلى بغداد. والتقى قاآني قادة الفصائل",
+    "Esmaeil Qa'ani and Masrour Barzani met in Erbil",
+    "قال أبو فدك المحمداوي إن الشيخ نصر وصل",
+    "ابو فدک المحمداوی و مسرور بارزانی",
+    "هجوم على حقل خور مور ونصر كبير",
+    "Masoud Barzani met the PM",
+]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.sampled_from(PEOPLE),
+    st.lists(st.sampled_from(ALIASES), max_size=2, unique=True),
+    st.sampled_from(ALIASES),
+    st.sampled_from(TEXTS),
+)
+def test_adding_an_alias_never_removes_a_match(name: str, aliases: list[str], extra: str, text: str) -> None:
+    before = _entity_fires(name, tuple(aliases), text)
+    after = _entity_fires(name, (*aliases, extra), text)
+    assert set(before) <= set(after)
