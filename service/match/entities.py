@@ -78,7 +78,8 @@ _ENGLISH_STOP = frozenset(
 )
 
 
-_BREAKS = STOP_WORDS - NAME_PARTICLES  # words that end a name window (see _STOPS below)
+# Words that end a name window and never start one.
+_BREAKS = (STOP_WORDS | _ENGLISH_STOP) - NAME_PARTICLES
 
 # Words that say a one-word name is a name: what kind of place it is, or a person's title.
 # Arabic, Persian and Sorani come before the name (قاعدة التنف, سردار نصر); English either side.
@@ -194,7 +195,7 @@ class _IndexBuilder:
                 self.keys.setdefault(key, set()).add(atom)
 
     def add_head(self, first: Iterable[str]) -> None:
-        self.heads.update(first)
+        self.heads.update(k for k in first if k)
 
     def index(self) -> SkeletonIndex:
         every = [*self.keys, *self.guarded]
@@ -296,7 +297,6 @@ _SPLITS = {
     ARABIC: re.compile("([\u0620-\u06ff]+)"),
     LETTERS: re.compile("([a-z]+)"),
 }
-_STOPS = STOP_WORDS | _ENGLISH_STOP
 
 
 @lru_cache(maxsize=1 << 16)
