@@ -18,7 +18,7 @@ same article.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, compress
@@ -251,12 +251,15 @@ def _latin_words(tokens: Sequence[str]) -> tuple[tuple[str, bool], ...]:
     return tuple(words)
 
 
-def build_indexes(names: Iterable[tuple[int, str]]) -> tuple[SkeletonIndex, ...]:
+def build_indexes(
+    names: Iterable[tuple[int, str]], people: Collection[int] = ()
+) -> tuple[SkeletonIndex, ...]:
     """One index per text script from (atom, entity name or alias) pairs, and one for the other
-    romanisations of Latin names.
+    romanisations of the Latin names of `people` (atoms).
 
     Every name and alias makes keys toward the other script: an alias only ever adds spellings,
-    so an entity with an Arabic alias still finds the Arabic spelling of its Latin name.
+    so an entity with an Arabic alias still finds the Arabic spelling of its Latin name. Only
+    people's names drift between romanisations (Qaani, Ghaani); a place keeps its English name.
     """
     builders = {ARABIC: _IndexBuilder(ARABIC), LETTERS: _IndexBuilder(LETTERS)}
     latin = _IndexBuilder(LETTERS, vowelled=True)
@@ -268,7 +271,7 @@ def build_indexes(names: Iterable[tuple[int, str]]) -> tuple[SkeletonIndex, ...]
         builder = builders[target]
         builder.add(atom, name_skeletons(name)[1], words)
         builder.add_head(_first_skeletons(script, words[0][0]))
-        if script == LETTERS and len(words) > 1:
+        if script == LETTERS and len(words) > 1 and atom in people:
             vowelled = latin_vowelled_keys(name)
             latin.add_vowelled(atom, vowelled)
             latin.add_head(latin_token_skeletons(words[0][0]))
