@@ -18,6 +18,7 @@ from service.text.normalise import normalise
 from service.text.tokenise import ARABIC, LETTERS, tokenise
 
 MIN_KEY: Final = 5
+_DOUBLED = re.compile(r"(.)\1")
 MIN_SHORT_KEY: Final = 3  # below this a name's consonants say too little even with its vowels
 VOWEL: Final = "V"  # a run of vowels in a vowelled key
 
@@ -57,6 +58,21 @@ _LATIN_UNITS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 )
 _LATIN_UNIT = re.compile("|".join(unit for unit, _ in _LATIN_UNITS))
 _LATIN_TABLE: Final = dict(_LATIN_UNITS)
+# The same readings by str.replace and str.translate, which every new English word of every
+# article goes through: a digraph becomes its class (or a digit mark when it has two readings),
+# then each letter its class, vowels nothing. Marks are expanded only for the words that have one.
+_AMBIGUOUS: Final = {"1": _LATIN_TABLE["ch"], "2": _LATIN_TABLE["g"], "3": _LATIN_TABLE["v"]}
+_DIGRAPH_MARKS: Final = tuple(
+    (unit, "1" if unit == "ch" else readings[0]) for unit, readings in _LATIN_UNITS if len(unit) == 2
+)
+_MARK_TABLE: Final = str.maketrans(
+    {
+        **{unit: readings[0] for unit, readings in _LATIN_UNITS if len(unit) == 1 and len(readings) == 1},
+        "g": "2",
+        "v": "3",
+        **dict.fromkeys("aeiouwy", ""),
+    }
+)
 # Vowels and glides stay, as themselves: v is a vowel letter when Persian writes it و.
 _LATIN_VOWELS: Final = "aeiouyw"
 _LATIN_SHAPE_UNIT = re.compile(f"{_LATIN_UNIT.pattern}|[{_LATIN_VOWELS}]")
@@ -173,6 +189,8 @@ def collapse_doubles(key: str) -> str:
     Without the regex: its replacement template is expanded in Python for every match, and this
     runs for every new word of every article. Like `.`, it leaves runs of line breaks alone.
     """
+    if _DOUBLED.search(key) is None:  # the usual case
+        return key
     kept: list[str] = []
     previous = ""
     for char in key:
@@ -203,32 +221,16 @@ def latin_token_skeletons(token: str) -> tuple[str, ...]:
     """Skeleton alternatives of one normalised Latin token ("" for an article)."""
     if token in _LATIN_ARTICLES:
         return ("",)
-    units = _latin_units(token)
-    if all(len(unit) == 1 for unit in units):  # most words: one reading of each letter
-        return (_tidy("".join([unit[0] for unit in units])),)
-    return tuple(sorted({_tidy("".join(combo)) for combo in product(*units)}))
-
-
-def _latin_units(token: str) -> list[tuple[str, ...]]:
-    """The readings of each unit of `token`, as `_LATIN_UNIT.findall` splits it, vowels left out.
-
-    A loop rather than the regex: every new English word of every article is reduced, and
-    compiled this costs a fraction of a findall.
-    """
-    units: list[tuple[str, ...]] = []
-    table = _LATIN_TABLE
-    i, size = 0, len(token)
-    while i < size:
-        pair = token[i : i + 2]
-        if len(pair) == 2 and pair in table:
-            units.append(table[pair])
-            i += 2
-            continue
-        unit = table.get(token[i])
-        if unit is not None:
-            units.append(unit)
-        i += 1
-    return units
+    if not (token.isascii() and token.isalpha()):
+        return latin_skeletons_by_units(token)
+    if "h" in token or "dj" in token:
+        for pair, mark in _DIGRAPH_MARKS:  # digraphs never overlap: any order gives the scan's
+            token = token.replace(pair, mark)
+    marked = token.translate(_MARK_TABLE)
+    if not any(mark in marked for mark in _AMBIGUOUS):  # most words: one reading of each letter
+        return (_tidy(marked),)
+    options = [_AMBIGUOUS.get(char, (char,)) for char in marked]
+    return tuple(sorted({_tidy("".join(combo)) for combo in product(*options)}))
 
 
 def latin_skeletons_by_units(token: str) -> tuple[str, ...]:
