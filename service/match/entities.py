@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, compress
+from typing import Final
 
 from service.text.clitics import (
     ARTICLE_CLUSTERS,
@@ -156,6 +157,7 @@ class SkeletonIndex:
     # The consonant skeletons of the words that may start a window (for every index, vowels left
     # out: that test runs on every new word of every article, and skips the vowelled key).
     starts: frozenset[str] = frozenset()
+    initials: frozenset[str] = frozenset()  # the first letters of `starts` ("*": any word)
     vowelled: bool = False  # Latin names sought in Latin text, by their vowelled keys
 
 
@@ -166,8 +168,27 @@ def _skeletons_for(index: SkeletonIndex) -> Callable[[str], tuple[str, ...]]:
 
 
 def _may_start(word: str, index: SkeletonIndex) -> bool:
-    skeletons = _arabic_skeletons(word) if index.text_script == ARABIC else latin_token_skeletons(word)
+    if index.text_script == ARABIC:
+        skeletons = _arabic_skeletons(word)
+    elif _LATIN_INITIALS.get(word.lstrip(_GLIDES)[:1], _ANY).isdisjoint(index.initials):
+        return False  # most English words: their first consonant begins no name (no skeleton made)
+    else:
+        skeletons = latin_token_skeletons(word)
     return word not in _BREAKS and any(k in index.starts for k in skeletons)
+
+
+# What a Latin word's first consonant letter may begin its skeleton with (kh is X, ch is $ or J).
+# v may be a vowel (Persian و), so a word starting with it is not filtered; nor one of no consonant.
+_GLIDES = "aeiouwy"
+_ANY = frozenset({"*"})
+_LATIN_INITIALS: Final = {
+    letter: frozenset(classes)
+    for letter, classes in [
+        *[("b", "B"), ("t", "T"), ("j", "J"), ("h", "H"), ("q", "K"), ("f", "F"), ("x", "K")],
+        *[("l", "L"), ("m", "M"), ("n", "N"), ("r", "R"), ("p", "BF"), ("k", "KX"), ("c", "K$J")],
+        *[("g", "KJ"), ("d", "DJ"), ("z", "DJ"), ("s", "S$")],
+    ]
+}
 
 
 class _IndexBuilder:
@@ -202,12 +223,14 @@ class _IndexBuilder:
         prefixes = frozenset(key[:i] for key in every for i in range(1, len(key) + 1))
         frozen = {key: tuple(sorted(atoms)) for key, atoms in self.keys.items()}
         guarded = {key: tuple(dict.fromkeys(names)) for key, names in self.guarded.items()}
+        starts = self._starts(prefixes)
         return SkeletonIndex(
             self.text_script,
             frozen,
             prefixes,
             guarded=guarded,
-            starts=self._starts(prefixes),
+            starts=starts,
+            initials=frozenset({key[:1] for key in starts} | _ANY),
             vowelled=self.vowelled,
         )
 

@@ -14,6 +14,7 @@ from service.match.matcher import match_directly
 from service.match.scan import Scanner
 from service.models import EntityDef, EntityKind, Item, Vocabulary, WatchlistDef
 from service.text.normalise import normalise
+from service.text.skeleton import latin_token_skeletons
 
 NAMES = [
     (0, "Esmail Qaani"),
@@ -221,3 +222,12 @@ def test_adding_an_alias_never_removes_a_match(name: str, aliases: list[str], ex
     before = _entity_fires(name, tuple(aliases), text)
     after = _entity_fires(name, (*aliases, extra), text)
     assert set(before) <= set(after)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcdeghijkmnpqrstvwxyz")), min_size=1, max_size=8))
+def test_words_skipped_by_their_first_letter_could_not_start_a_name(word: str) -> None:
+    for index in INDEXES:
+        if index.text_script == "L" and word not in {"a", "as", "at", "an", "in", "is", "it", "the"}:
+            could = any(key in index.starts for key in latin_token_skeletons(word))
+            assert bool(index.memo.starters_among({word}, index)) == could
