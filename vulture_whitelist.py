@@ -18,8 +18,10 @@ _.retried
 _.throttled
 
 # Reference forms the tests hold the fast paths to (tests/match/test_scan.py, tests/sinks/test_render.py,
-# tests/state/test_fingerprint.py) and that the state benchmark reads (benchmarks/bench_state.py).
+# tests/state/test_fingerprint.py, tests/text/test_skeleton.py) and that the state benchmark reads
+# (benchmarks/bench_state.py).
 _.chunk_safe
+_.latin_skeletons_by_units
 _.scan_field
 _.match_directly
 _.scan_directly

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from operator import itemgetter
 
 from service.errors import QuerySyntaxError
-from service.match.entities import build_indexes
+from service.match.entities import build_indexes, indexed_atoms
 from service.match.evaluate import Node
 from service.match.matcher import Atom, CompiledWatchlist, Matcher, Tables
 from service.match.query import And, Near, Not, Or, Query, Term, parse_query
@@ -53,6 +53,7 @@ class _Builder:
         self.first_slot_atoms: dict[int, list[int]] = {}
         self.atom_watchlists: dict[int, list[int]] = {}
         self.names: list[tuple[int, str]] = []
+        self.people: set[int] = set()  # entity atoms of people (and others): see build_indexes
 
     # -- interning
 
@@ -156,6 +157,8 @@ class _Builder:
             if key not in self.atom_ids:
                 ident = self.add_atom(key, self.entity(term, entity))
                 self.names.extend((ident, name) for name in (entity.name, *entity.aliases))
+                if entity.kind in _SURNAME_KINDS:
+                    self.people.add(ident)
             return self.atom_ids[key]
         if concept is None:
             raise QuerySyntaxError(f"{where} is neither a concept nor an entity", term.column)
@@ -314,8 +317,8 @@ def _compile(watchlists: Sequence[WatchlistDef], vocabulary: Vocabulary) -> Matc
     compiled = tuple(_compile_watchlist(builder, n, w) for n, w in enumerate(watchlists))
     # Ahocorasick rules checked PREFIX-last so the scanner knows how far a token may run on.
     rules = tuple(tuple(r) if len(r) == 1 else tuple(sorted(r, key=itemgetter(1))) for r in builder.rules)
-    skeletons = build_indexes(builder.names)
-    named = {atom for index in skeletons for atoms in index.keys.values() for atom in atoms}
+    skeletons = build_indexes(builder.names, builder.people)
+    named = indexed_atoms(skeletons)
     name_watchlists = frozenset(n for atom in named for n in builder.atom_watchlists.get(atom, ()))
     starts, single_words = _atom_variants(builder, named)
     tables = Tables(

@@ -80,7 +80,7 @@ class Matcher:
         state = item_state(tables, item)
         matches = []
         feed, language = item.feed, item.language
-        for number in sorted(_candidates(tables, state.present)):
+        for number in sorted(_candidates(tables, state.present, state.may_name)):
             watchlist = tables.watchlists[number]
             if _admits(watchlist, feed, language):
                 found = state.match(watchlist)
@@ -138,9 +138,9 @@ def _find_names(indexes: Sequence[SkeletonIndex], scans: Sequence[FieldScan]) ->
     return names
 
 
-def _candidates(tables: Tables, present: set[int]) -> set[int]:
+def _candidates(tables: Tables, present: set[int], may_name: bool) -> set[int]:
     """Watchlists with a term in the text, plus those that may fire on a cross-script name."""
-    candidates = set(tables.name_watchlists)
+    candidates = set(tables.name_watchlists) if may_name else set()
     triggers = tables.triggers
     for variant in present:
         found = triggers.get(variant)
@@ -205,9 +205,12 @@ class ItemState:
         self.present: set[int] = set()  # every variant found in some field
         for scan in self.live:
             self.present.update(scan.by_variant)
-        # Atoms that may occur: one of their starting variants was found, or they have a
+        # A cross-script name starts on a word the scan marked: without one in any field (or a
+        # field scanned without marking them), no name can be found.
+        self.may_name = any(scan.starters is None or any(scan.starters) for scan in scans if scan.norm)
+        # Atoms that may occur: one of their starting variants was found, or they may have a
         # cross-script name. Any other atom has no occurrence and is false without a lookup.
-        self.possible: set[int] = set(tables.named_atoms)
+        self.possible: set[int] = set(tables.named_atoms) if self.may_name else set()
         starting = tables.starting
         for variant in self.present:
             atoms = starting.get(variant)
@@ -262,7 +265,7 @@ class ItemState:
 
     def _occurrences(self, atom_id: int) -> list[Witness]:
         tables = self.tables
-        named = atom_id in tables.named_atoms
+        named = self.may_name and atom_id in tables.named_atoms
         if not named and tables.atom_starts[atom_id].isdisjoint(self.present):
             return []  # none of its words occurs, and it has no cross-script name to look for
         atom = tables.atoms[atom_id]

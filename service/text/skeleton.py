@@ -1,8 +1,10 @@
 """Consonant-skeleton keys that let a name match across scripts.
 
-Esmail Qaani, Ismail Qa'ani, إسماعيل قاآني and اسماعیل قاآنی all reduce to `SMLKN`. Keys are
-only trusted for whole multi-word names of at least 5 consonants: a single surname's key (`KN`)
-is shared by a hundred ordinary words.
+Esmail Qaani, Ismail Qa'ani, إسماعيل قاآني and اسماعیل قاآنی all reduce to `SMLKN`. A key alone
+is only trusted for whole multi-word names of at least 5 consonants: a single surname's key (`KN`)
+is shared by a hundred ordinary words. Shorter names are also held to their vowels
+(`vowels_agree`), and Latin spellings of one name to each other by a key that keeps where the
+vowels stand (`latin_vowelled_skeletons`: Esmail Qaani and Ismail Ghaani, not "small can").
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from service.text.normalise import normalise
 from service.text.tokenise import ARABIC, LETTERS, tokenise
 
 MIN_KEY: Final = 5
+_DOUBLED = re.compile(r"(.)\1")
+MIN_SHORT_KEY: Final = 3  # below this a name's consonants say too little even with its vowels
+VOWEL: Final = "V"  # a run of vowels in a vowelled key
 
 _LATIN_ARTICLES: Final = frozenset(
     {"al", "el", "as", "ash", "ad", "an", "ar", "at", "az", "ul", "ath", "adh", "ed", "es"}
@@ -53,6 +58,25 @@ _LATIN_UNITS: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
 )
 _LATIN_UNIT = re.compile("|".join(unit for unit, _ in _LATIN_UNITS))
 _LATIN_TABLE: Final = dict(_LATIN_UNITS)
+# The same readings by str.replace and str.translate, which every new English word of every
+# article goes through: a digraph becomes its class (or a digit mark when it has two readings),
+# then each letter its class, vowels nothing. Marks are expanded only for the words that have one.
+_AMBIGUOUS: Final = {"1": _LATIN_TABLE["ch"], "2": _LATIN_TABLE["g"], "3": _LATIN_TABLE["v"]}
+_DIGRAPH_MARKS: Final = tuple(
+    (unit, "1" if unit == "ch" else readings[0]) for unit, readings in _LATIN_UNITS if len(unit) == 2
+)
+_MARK_TABLE: Final = str.maketrans(
+    {
+        **{unit: readings[0] for unit, readings in _LATIN_UNITS if len(unit) == 1 and len(readings) == 1},
+        "g": "2",
+        "v": "3",
+        **dict.fromkeys("aeiouwy", ""),
+    }
+)
+# Vowels and glides stay, as themselves: v is a vowel letter when Persian writes it و.
+_LATIN_VOWELS: Final = "aeiouyw"
+_LATIN_SHAPE_UNIT = re.compile(f"{_LATIN_UNIT.pattern}|[{_LATIN_VOWELS}]")
+_LATIN_SHAPE_TABLE: Final = {**_LATIN_TABLE, "v": ("v", "F"), **{v: (v,) for v in _LATIN_VOWELS}}
 
 _ARABIC_TABLE: Final = str.maketrans(
     {
@@ -73,7 +97,8 @@ _ARABIC_TABLE: Final = str.maketrans(
         **dict.fromkeys("اءويع", ""),
     }
 )
-_ARABIC_ARTICLE = re.compile("^(?:[وفبك]?ال|لل)(?=..)")
+ARABIC_ARTICLE: Final = re.compile("^(?:[وفبك]?ال|لل)(?=..)")
+_ARABIC_VOWELS: Final = "اوي"
 
 # Normalised Arabic function words: a window containing one is not a name (without this, word
 # pairs such as هذا مرة share a full name's key).
@@ -153,12 +178,19 @@ STOP_WORDS: Final = frozenset(
 )
 
 
+# Kunya and patronymic words: function words elsewhere, but inside a name they are part of it
+# (أبو مهدي المهندس, محمد بن سلمان), so they neither end a name window nor keep one from starting.
+NAME_PARTICLES: Final = frozenset(normalise(word) for word in ["أبو", "أبي", "أم", "بن", "ابن", "بنت", "عبد"])
+
+
 def collapse_doubles(key: str) -> str:
     """`key` with each run of one character cut to one, as re.sub(r"(.)\1+", r"\1", key) does.
 
     Without the regex: its replacement template is expanded in Python for every match, and this
     runs for every new word of every article. Like `.`, it leaves runs of line breaks alone.
     """
+    if _DOUBLED.search(key) is None:  # the usual case
+        return key
     kept: list[str] = []
     previous = ""
     for char in key:
@@ -181,7 +213,7 @@ def _join(parts: tuple[str, ...]) -> str:
 @lru_cache(maxsize=1 << 16)
 def arabic_token_skeleton(token: str) -> str:
     """Skeleton of one normalised Arabic-script token (article removed)."""
-    return _tidy(_ARABIC_ARTICLE.sub("", token).translate(_ARABIC_TABLE))
+    return _tidy(ARABIC_ARTICLE.sub("", token).translate(_ARABIC_TABLE))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -189,6 +221,20 @@ def latin_token_skeletons(token: str) -> tuple[str, ...]:
     """Skeleton alternatives of one normalised Latin token ("" for an article)."""
     if token in _LATIN_ARTICLES:
         return ("",)
+    if not (token.isascii() and token.isalpha()):
+        return latin_skeletons_by_units(token)
+    if "h" in token or "dj" in token:
+        for pair, mark in _DIGRAPH_MARKS:  # digraphs never overlap: any order gives the scan's
+            token = token.replace(pair, mark)
+    marked = token.translate(_MARK_TABLE)
+    if not any(mark in marked for mark in _AMBIGUOUS):  # most words: one reading of each letter
+        return (_tidy(marked),)
+    options = [_AMBIGUOUS.get(char, (char,)) for char in marked]
+    return tuple(sorted({_tidy("".join(combo)) for combo in product(*options)}))
+
+
+def latin_skeletons_by_units(token: str) -> tuple[str, ...]:
+    """`latin_token_skeletons` by the regex split: the reference the tests hold it to."""
     units = [_LATIN_TABLE[unit] for unit in _LATIN_UNIT.findall(token)]
     return tuple(sorted({_tidy("".join(combo)) for combo in product(*units)}))
 
@@ -209,3 +255,113 @@ def name_skeletons(name: str) -> tuple[str, frozenset[str]]:
         options = [latin_token_skeletons(t.text) for t in tokens]
         return LETTERS, frozenset(_join(combo) for combo in product(*options))
     return "", frozenset()
+
+
+@lru_cache(maxsize=1 << 16)
+def latin_vowelled_skeletons(token: str) -> tuple[str, ...]:
+    """Like `latin_token_skeletons`, but each run of vowels is kept as one VOWEL mark."""
+    if token in _LATIN_ARTICLES:
+        return ("",)
+    keys = set()
+    for consonants, runs in _latin_shapes(token):
+        marked = [VOWEL if run else "" for run in runs]
+        keys.add(
+            "".join(run + consonant for run, consonant in zip(marked, consonants + " ", strict=True)).rstrip()
+        )
+    return tuple(sorted(keys))
+
+
+def latin_vowelled_keys(name: str) -> frozenset[str]:
+    """The vowelled keys of a whole Latin name (empty for a name in another script)."""
+    tokens = tokenise(_latin_fold(name))
+    if {token.kind for token in tokens} != {LETTERS}:
+        return frozenset()
+    options = [latin_vowelled_skeletons(t.text) for t in tokens]
+    return frozenset(_join(combo) for combo in product(*options))
+
+
+def consonants_in(key: str) -> int:
+    return len(key) - key.count(VOWEL)
+
+
+Shape = tuple[str, tuple[str, ...]]  # consonant skeleton, and the vowel letters around each one
+
+
+def _tidy_shape(consonants: str, runs: list[str]) -> Shape:
+    """`_tidy` on a shape: a doubled consonant or a dropped final H joins the runs around it."""
+    kept, merged = "", [runs[0]]
+    for i, consonant in enumerate(consonants):
+        if kept and kept[-1] == consonant:
+            merged[-1] += runs[i + 1]
+        else:
+            kept += consonant
+            merged.append(runs[i + 1])
+    if kept.endswith("H") and len(kept) > 1:
+        kept = kept[:-1]
+        last = merged.pop()
+        merged[-1] += last
+    return kept, tuple(merged)
+
+
+@lru_cache(maxsize=1 << 12)
+def _arabic_shape(word: str) -> Shape:
+    consonants, runs = "", [""]
+    for char in ARABIC_ARTICLE.sub("", word):
+        if char in _ARABIC_VOWELS:
+            runs[-1] += char
+        else:
+            mapped = char.translate(_ARABIC_TABLE)
+            if mapped != char and mapped:  # ع and ء are written or not: they ask for nothing
+                consonants += mapped
+                runs.append("")
+    return _tidy_shape(consonants, runs)
+
+
+@lru_cache(maxsize=1 << 12)
+def _latin_shapes(token: str) -> tuple[Shape, ...]:
+    options = [_LATIN_SHAPE_TABLE[unit] for unit in _LATIN_SHAPE_UNIT.findall(token)]
+    shapes = set()
+    for combo in product(*options):
+        consonants, runs = "", [""]
+        for part in combo:
+            if part in _LATIN_VOWELS or part == "v":
+                runs[-1] += part
+            else:
+                for consonant in part:  # x is two
+                    consonants += consonant
+                    runs.append("")
+        shapes.add(_tidy_shape(consonants, runs))
+    return tuple(sorted(shapes))
+
+
+# The Latin vowels that may stand for a long vowel letter. A word-initial ا carries any vowel
+# (Esmail, Ismail, Umm); a final ي may be an alef maksura, which normalising made ي (Mustafa).
+_WRITTEN_AS: Final = {"ا": "a", "و": "ouwv", "ي": "iey"}
+
+
+def _run_agrees(arabic: str, latin: str, first: bool, last: bool) -> bool:
+    if not arabic:
+        return True  # short vowels go unwritten in Arabic script
+    if not latin:
+        return False  # a long vowel the romanisation does not have: another word
+    for letter in arabic:
+        wanted = "aeiou" if first and letter == "ا" else _WRITTEN_AS[letter] + ("a" if last else "")
+        if not any(vowel in latin for vowel in wanted):
+            return False
+    return True
+
+
+def vowels_agree(arabic: str, latin: str) -> bool:
+    """Do a normalised Arabic-script word and a Latin one have one skeleton and compatible vowels?
+
+    Every long vowel letter (ا و ي) must have a Latin vowel where it stands: خور is Khor and مور
+    is Mor, but خير is not Khor, and هذا is not Hadi.
+    """
+    consonants, runs = _arabic_shape(arabic)
+    for other, latin_runs in _latin_shapes(latin):
+        if other == consonants and all(
+            _run_agrees(a, lat, i == 0, i == len(runs) - 1)
+            for i, (a, lat) in enumerate(zip(runs, latin_runs, strict=True))
+        ):
+            return True
+    return False
