@@ -25,6 +25,21 @@ kind = "place"
 name = "Tehran"
 kind = "place"
 [[entities]]
+name = "Istanbul"
+kind = "place"
+[[entities]]
+name = "Ankara"
+kind = "place"
+[[entities]]
+name = "Aleppo"
+kind = "place"
+[[entities]]
+name = "Tyre"
+kind = "place"
+[[entities]]
+name = "Riyadh"
+kind = "place"
+[[entities]]
 name = "Erbil Citadel"
 kind = "other"
 [[entities]]
@@ -60,6 +75,8 @@ def fired(tmp_path_factory: pytest.TempPathFactory) -> object:
         ("وصل الوفد إلى مدينة الكوت صباحا", {"Kut"}),
         ("انفجار در تهران", {"Tehran"}),
         ("انفجار في طهران", {"Tehran"}),
+        ("İstanbul ve Ankara", {"Istanbul", "Ankara"}),  # Turkish letters
+        ("قصف على دمشق وحلب", {"Aleppo"}),
     ],
 )
 def test_a_place_is_found_by_its_names_in_other_scripts(fired, text: str, places: set[str]) -> None:  # type: ignore[no-untyped-def]
@@ -72,6 +89,8 @@ def test_a_place_is_found_by_its_names_in_other_scripts(fired, text: str, places
         "قال رئيس البلد إن الوضع مستقر",  # بلد: "country", never Balad on its own
         "عاد إلى بلده بعد سنوات",
         "اجتمع القادة في الكوت",  # الكوت bare: only as "مدينة الكوت", "قضاء الكوت", ...
+        "انتشرت صور الحادث على مواقع التواصل",  # صور: "pictures", not Tyre
+        "الرياض مزدهرة بالزهور في الربيع",  # الرياض: "the gardens"
         "سقط صاروخ قرب الموصل",  # gazetteer = false: only the names the user gave
     ],
 )
