@@ -33,6 +33,7 @@ CORE = [
     "retry_after.py",
     "text",
     "match",
+    "lexicon",
 ]
 
 

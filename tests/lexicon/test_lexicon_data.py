@@ -16,9 +16,39 @@ from service.text.normalise import normalise
 ENTRIES = lexicon.entries()
 
 # The domain the issue names; the file may hold more.
-REQUIRED = """attack rocket missile drone airstrike shelling explosion ied suicide-bombing assassination
-kidnapping hostage base airport embassy convoy ship tanker port oil-field refinery pipeline protest
-clashes curfew militia killed wounded arrested ceasefire election""".split()
+REQUIRED = [
+    "attack",
+    "rocket",
+    "missile",
+    "drone",
+    "airstrike",
+    "shelling",
+    "explosion",
+    "ied",
+    "suicide-bombing",
+    "assassination",
+    "kidnapping",
+    "hostage",
+    "base",
+    "airport",
+    "embassy",
+    "convoy",
+    "ship",
+    "tanker",
+    "port",
+    "oil-field",
+    "refinery",
+    "pipeline",
+    "protest",
+    "clashes",
+    "curfew",
+    "militia",
+    "killed",
+    "wounded",
+    "arrested",
+    "ceasefire",
+    "election",
+]
 
 # Words that also mean something harmless: an entry may hold them only inside a phrase.
 NEVER_BARE = {
