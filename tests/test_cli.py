@@ -54,7 +54,7 @@ def demo_dir(tmp_path: Path) -> Path:
 async def test_help_lists_the_commands() -> None:
     code, out, _ = await newsalert("--help")
     assert code == 0
-    for command in ("run", "check", "match", "send-test", "feeds", "outbox"):
+    for command in ("run", "check", "match", "send-test", "feeds", "outbox", "lexicon"):
         assert command in out
 
 
