@@ -56,10 +56,11 @@ def print_check(path: str, config: Config, log: Logger) -> int:
         langs = f"  languages {', '.join(w.languages)}" if w.languages else ""
         out.append(f"  {w.name} → {sinks}{scope}{langs}")
         out.append(f"      {w.query}")
+    out.append(f"concepts ({len(config.concepts)}), with the lexicon entries each reaches:")
+    out.extend(f"  {name}{_reach(config, name)}" for name in config.concepts)
     out.append(f"sinks ({len(config.sinks)}):")
     out.extend(f"  {name}  {describe_sink(options)}" for name, options in config.sinks.items())
     out.append(f"concepts: {len(config.concepts)}    entities: {len(config.entities)}")
-    out.extend(f"  {name}{_reach(config, name)}" for name in config.concepts)
     print("\n".join(out))
     return 0
 
