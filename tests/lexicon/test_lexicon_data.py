@@ -137,3 +137,18 @@ def _fired(matcher: Matcher, words: str) -> set[str]:
 def test_find_takes_the_name_with_or_without_the_prefix_in_any_case() -> None:
     assert lexicon.find("rocket") is lexicon.find("std.rocket") is lexicon.find("STD.Rocket")
     assert lexicon.find("nosuch") is None
+
+
+# Letters each script's entries never use: Persian and Sorani write ی ک (Sorani ە), Arabic ي ك ة ى.
+FOREIGN_LETTERS = {"ar": "یکە", "fa": "يكةى", "ckb": "يكةى"}
+
+
+def test_each_arabic_script_language_is_written_in_its_own_letters() -> None:
+    found = [
+        (entry.name, code, term)
+        for entry in ENTRIES.values()
+        for code, letters in FOREIGN_LETTERS.items()
+        for term in entry.terms[code]
+        if any(letter in term for letter in letters)
+    ]
+    assert found == []
