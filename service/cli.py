@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = feed_commands.add_parser("status", help="each feed's polling state from the store")
     _config_arg(status)
 
+    words = commands.add_parser("lexicon", help="the built-in multilingual lexicon (@std.NAME), or one entry")
+    words.add_argument("name", nargs="?", metavar="NAME", help="one entry, e.g. rocket or std.rocket")
+
     outbox = commands.add_parser("outbox", help="list deliveries that are pending or parked")
     _config_arg(outbox)
     outbox.add_argument("--all", action="store_true", help="include delivered ones")
@@ -84,6 +87,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from service.commands import import_opml
 
         return import_opml(args.file)
+    if args.command == "lexicon":
+        from service.commands import print_lexicon
+
+        return print_lexicon(args.name)
     config_path = args.config_path = _config_path(args)
     config = load_config(config_path)
     configure_logging(config.service.log_format, config.service.log_level)

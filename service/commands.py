@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from service import USER_AGENT
+from service import USER_AGENT, lexicon
 from service.clock import utcnow
 from service.errors import DeliveryError, UserError
 from service.logs import Logger
@@ -56,12 +56,25 @@ def print_check(path: str, config: Config, log: Logger) -> int:
         langs = f"  languages {', '.join(w.languages)}" if w.languages else ""
         out.append(f"  {w.name} → {sinks}{scope}{langs}")
         out.append(f"      {w.query}")
+    out.append(f"concepts ({len(config.concepts)}), with the lexicon entries each reaches:")
+    out.extend(f"  {name}{_reach(config, name)}" for name in config.concepts)
     out.append(f"sinks ({len(config.sinks)}):")
     out.extend(f"  {name}  {describe_sink(options)}" for name, options in config.sinks.items())
     out.append(f"concepts: {len(config.concepts)}    entities: {len(config.entities)}")
     out.extend(_gazetteer_line(e.name, e.gazetteer_names()) for e in config.entities if e.gazetteer_names())
     print("\n".join(out))
     return 0
+
+
+def _reach(config: Config, name: str) -> str:
+    """Which lexicon entries a concept expanded through, or why it did not."""
+    if not config.concepts[name].expand:
+        return "  (expand = false: its own terms only)"
+    reached = config.expansions(name)
+    if not reached:
+        return "  (no term in the lexicon: its own terms only)"
+    added = len(config.concept_terms(name)) - len(config.concepts[name].terms)
+    return f" → {', '.join(e.reference for e in reached)}  (+{added} terms)"
 
 
 def _describe_feed(options: FeedOptions, feed: Feed) -> str:
@@ -201,6 +214,30 @@ def _in_context(item: Item, hit: Hit, color: bool) -> str:
     after = " ".join(text[hit.end : hit.end + 40].split()[:5])
     mark = f"\x1b[1;33m{hit.text}\x1b[0m" if color else f"«{hit.text}»"
     return f"({hit.field}) \u2068{before} {mark} {after}\u2069"
+
+
+# -- lexicon --------------------------------------------------------------------------------------
+
+
+def print_lexicon(name: str | None) -> int:
+    """Every entry of the built-in lexicon, or the one `name` names (with or without `std.`)."""
+    if name is None:
+        print("\n\n".join(_describe_entry(e) for e in lexicon.entries().values()))
+        return 0
+    entry = lexicon.find(name)
+    if entry is None:
+        raise UserError(f"no lexicon entry named {name!r} (`newsalert lexicon` lists them all)")
+    print(_describe_entry(entry))
+    return 0
+
+
+def _describe_entry(entry: lexicon.Entry) -> str:
+    lines = [f"{entry.reference}  {entry.description}"]
+    lines.extend(
+        f"  {code:<4}{lexicon.LANGUAGE_NAMES[code]:<10}{', '.join(entry.terms[code])}"
+        for code in lexicon.LANGUAGES
+    )
+    return "\n".join(lines)
 
 
 # -- send-test, feeds status, outbox, import -----------------------------------------------------

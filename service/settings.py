@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import pydantic
-from pydantic import Discriminator, Field, PrivateAttr, Tag, field_validator
+from pydantic import BeforeValidator, Discriminator, Field, PrivateAttr, Tag, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service import lexicon
 from service.errors import ConfigError, Problem, QuerySyntaxError
 from service.gazetteer import place_aliases
 from service.models import EntityDef, EntityKind, Feed, Vocabulary, WatchlistDef
@@ -99,6 +100,25 @@ class WatchlistConfig(Options):
         return codes
 
 
+class ConceptConfig(Options):
+    """A `[concepts]` value: its terms, and whether they reach the lexicon's other languages."""
+
+    terms: list[str]
+    expand: bool = Field(True, strict=True)  # TOML has booleans: "no" is a mistake, not False
+
+
+def _concept_table(value: Any) -> Any:
+    """The list form `name = [...]` is the table form with its defaults."""
+    if isinstance(value, list):
+        return {"terms": value}
+    if isinstance(value, dict | ConceptConfig):
+        return value
+    raise ValueError("a concept is a list of terms, or a table: { terms = [...], expand = false }")
+
+
+Concept = Annotated[ConceptConfig, BeforeValidator(_concept_table)]
+
+
 def _tagged(records: Mapping[str, Any]) -> Any:
     """One model per registered kind, told apart by the entry's `type`."""
     return Union[tuple(Annotated[r.options, Tag(name)] for name, r in records.items())]  # noqa: UP007
@@ -125,7 +145,7 @@ class Config(Options):
 
     service: ServiceConfig = ServiceConfig()
     feeds: list[FeedEntry] = []
-    concepts: dict[str, list[str]] = {}
+    concepts: dict[str, Concept] = {}
     plurals: dict[str, list[str]] = {}
     entities: list[EntityConfig] = []
     watchlists: list[WatchlistConfig] = []
@@ -137,13 +157,27 @@ class Config(Options):
         return self._source
 
     def vocabulary(self) -> Vocabulary:
+        """The concepts (expanded through the lexicon), a `std.NAME` concept per lexicon entry,
+        the entities and the extra plurals."""
+        concepts = {name: self.concept_terms(name) for name in self.concepts}
+        concepts.update({e.reference: e.all_terms() for e in lexicon.entries().values()})
         return Vocabulary(
-            concepts={k: tuple(v) for k, v in self.concepts.items()},
+            concepts=concepts,
             entities=tuple(
                 EntityDef(e.name, e.kind, (*e.aliases, *e.gazetteer_names())) for e in self.entities
             ),
             plurals={k: tuple(v) for k, v in self.plurals.items()},
         )
+
+    def concept_terms(self, name: str) -> tuple[str, ...]:
+        """A concept's own terms, then those of the lexicon entries it reaches unless it is literal."""
+        concept = self.concepts[name]
+        return lexicon.expand(concept.terms)[0] if concept.expand else tuple(concept.terms)
+
+    def expansions(self, name: str) -> tuple[lexicon.Entry, ...]:
+        """The lexicon entries a concept reaches (none when it sets `expand = false`)."""
+        concept = self.concepts[name]
+        return lexicon.entries_reached(concept.terms) if concept.expand else ()
 
     def watchlist_defs(self) -> tuple[WatchlistDef, ...]:
         return tuple(
@@ -362,6 +396,11 @@ def _cross_check(data: dict[str, Any]) -> Iterator[Problem]:
     for name in sinks:
         if not re.match(NAME_PATTERN, name):
             yield Problem(f"sinks.{name}", f"a sink name uses {NAME_RULE}")
+    for name in concepts:
+        if name.casefold().startswith(lexicon.PREFIX):
+            yield Problem(
+                f"concepts.{name}", f"names starting with {lexicon.PREFIX!r} are the built-in lexicon's"
+            )
 
 
 def _records(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
@@ -392,7 +431,15 @@ def _check_query(concepts: set[str], entities: set[str], index: int, query: str)
         yield Problem(path, exc.reason, exc.column)
         return
     for name, column in query_references(parsed):
-        if name in concepts and name in entities:
+        if name.casefold().startswith(lexicon.PREFIX):
+            yield from _check_entry(path, name, column)
+        elif name in concepts and name in entities:
             yield Problem(path, f"@{name} is both a concept and an entity; rename one", column)
         elif name not in concepts and name not in entities:
             yield Problem(path, f"@{name} is neither a concept nor an entity", column)
+
+
+def _check_entry(path: str, name: str, column: int) -> Iterator[Problem]:
+    if lexicon.find(name) is None:
+        why = f"@{name} is not an entry of the built-in lexicon (`newsalert lexicon` lists them)"
+        yield Problem(path, why, column)

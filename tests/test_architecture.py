@@ -34,6 +34,7 @@ CORE = [
     "retry_after.py",
     "text",
     "match",
+    "lexicon",
 ]
 
 

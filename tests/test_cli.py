@@ -54,7 +54,7 @@ def demo_dir(tmp_path: Path) -> Path:
 async def test_help_lists_the_commands() -> None:
     code, out, _ = await newsalert("--help")
     assert code == 0
-    for command in ("run", "check", "match", "send-test", "feeds", "outbox"):
+    for command in ("run", "check", "match", "send-test", "feeds", "outbox", "lexicon"):
         assert command in out
 
 
@@ -249,7 +249,11 @@ async def test_match_json_explains_silent_watchlists_beside_unchanged_matches(se
     assert code == 0, err
     record = json.loads(out)
     assert {"id", "title", "url", "language", "matches"} < set(record)
-    assert [m["watchlist"] for m in record["matches"]] == ["baghdad-airport-attacks", "qaani-movements"]
+    assert [m["watchlist"] for m in record["matches"]] == [
+        "baghdad-airport-attacks",
+        "qaani-movements",
+        "strikes-on-bases",
+    ]
     (silent,) = record["silent"]
     assert silent["watchlist"] == "erbil-attacks" and silent["held"] == []
     assert silent["failed"].startswith("NEAR/10: ") and "words between, more than 10" in silent["failed"]
