@@ -86,12 +86,11 @@ class Service:
 
     async def _run_with(self, runtime: Runtime) -> int:
         scheduler = runtime.poll_scheduler(on_alerts=self._wake_outbox.set)
-        await scheduler.set_feeds(self._config.feed_defs())
-        runtime.telemetry.feeds.set(len([f for f in self._config.feed_defs() if f.enabled]))
+        feeds = runtime.config.feed_defs()
+        await scheduler.set_feeds(feeds)
+        runtime.telemetry.feeds.set(len([f for f in feeds if f.enabled]))
         http = await self._start_http(runtime)
-        self._log.info(
-            "service_started", feeds=len(self._config.feeds), watchlists=len(self._config.watchlists)
-        )
+        self._log.info("service_started", feeds=len(feeds), watchlists=len(runtime.config.watchlists))
         try:
             await self._loop(runtime, scheduler)
         finally:
@@ -131,7 +130,7 @@ class Service:
                 await asyncio.wait_for(self._wake_outbox.wait(), TICK_SECONDS)
 
     async def _shutdown(self, runtime: Runtime, scheduler: PollScheduler, http: web.AppRunner | None) -> None:
-        grace = self._config.service.grace_period
+        grace = runtime.config.service.grace_period
         self._log.info("service_stopping", grace_s=grace, polls_in_flight=scheduler.in_flight)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
@@ -190,16 +189,16 @@ class Service:
             config = await asyncio.to_thread(load_config, self._path)
             # Compiling runs in a thread; the swap itself happens on the loop, between two passes.
             matcher = await asyncio.to_thread(compile_matcher, config.watchlist_defs(), config.vocabulary())
+            old = runtime.config
             runtime.reload(config, matcher)
         except ConfigError as exc:
             runtime.telemetry.reloads.labels("failed").inc()
             for problem in exc.problems:
                 self._log.error("config_reload_failed", error=problem.render(exc.file))
             return False
-        self._warn_about_restart_only_keys(config)
+        self._warn_about_restart_only_keys(old, config)
         feeds = config.feed_defs()
         added, removed = await scheduler.set_feeds(feeds)
-        self._config = config
         runtime.telemetry.feeds.set(len([f for f in feeds if f.enabled]))
         runtime.telemetry.reloads.labels("applied").inc()
         self._log.info(
@@ -207,8 +206,8 @@ class Service:
         )
         return True
 
-    def _warn_about_restart_only_keys(self, config: Config) -> None:
-        old, new = self._config.service, config.service
+    def _warn_about_restart_only_keys(self, before: Config, config: Config) -> None:
+        old, new = before.service, config.service
         for key in ("store", "http_host", "http_port", "concurrency", "fetch_timeout", "max_feed_bytes"):
             if getattr(old, key) != getattr(new, key):
                 self._log.warning("config_needs_restart", key=f"service.{key}")
@@ -216,7 +215,7 @@ class Service:
     # -- probes -----------------------------------------------------------------------------------
 
     async def _start_http(self, runtime: Runtime) -> web.AppRunner | None:
-        service = self._config.service
+        service = runtime.config.service
         if service.http_port == 0:
             return None
         store = runtime.store

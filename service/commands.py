@@ -61,7 +61,8 @@ def print_check(path: str, config: Config, log: Logger) -> int:
     out.append(f"sinks ({len(config.sinks)}):")
     out.extend(f"  {name}  {describe_sink(options)}" for name, options in config.sinks.items())
     out.append(f"concepts: {len(config.concepts)}    entities: {len(config.entities)}")
-    out.extend(_gazetteer_line(e.name, e.gazetteer_names()) for e in config.entities if e.gazetteer_names())
+    gained = ((e.name, e.gazetteer_names()) for e in config.entities)
+    out.extend(_gazetteer_line(name, names) for name, names in gained if names)
     print("\n".join(out))
     return 0
 

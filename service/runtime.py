@@ -106,6 +106,8 @@ class Runtime:
     clock: Callable[[], datetime]
     telemetry: Metrics
     owner: str = field(default_factory=replica_id)
+    _routes: Mapping[str, tuple[str, ...]] = field(init=False)
+    _retired: list[Sink] = field(init=False, default_factory=list)
     _matcher: Matcher | None = None
     _pipeline: Pipeline | None = None
     _outbox: Outbox | None = None
@@ -116,9 +118,12 @@ class Runtime:
             self._matcher = compile_matcher(self.config.watchlist_defs(), self.config.vocabulary())
         return self._matcher
 
+    def __post_init__(self) -> None:
+        self._routes = self.config.routes()
+
     @property
     def routes(self) -> Mapping[str, tuple[str, ...]]:
-        return self.config.routes()
+        return self._routes
 
     @property
     def pipeline(self) -> Pipeline:
@@ -169,7 +174,7 @@ class Runtime:
         matcher = matcher or compile_matcher(config.watchlist_defs(), config.vocabulary())
         sinks = build_sinks(config, self.context)
         replaced = list(self.sinks.values())
-        self.config, self._matcher = config, matcher
+        self.config, self._matcher, self._routes = config, matcher, config.routes()
         self.sinks.clear()
         self.sinks.update(sinks)
         self._retired.extend(replaced)
@@ -179,9 +184,6 @@ class Runtime:
         retired, self._retired[:] = list(self._retired), []
         for sink in retired:
             await _close(sink, self.log)
-
-    def __post_init__(self) -> None:
-        self._retired: list[Sink] = []
 
 
 @contextlib.asynccontextmanager

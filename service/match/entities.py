@@ -303,7 +303,7 @@ def build_indexes(
 
 
 def _first_skeletons(script: str, word: str) -> tuple[str, ...]:
-    return (arabic_token_skeleton(word),) if script == ARABIC else latin_token_skeletons(word)
+    return _arabic_skeletons(word) if script == ARABIC else latin_token_skeletons(word)
 
 
 def indexed_atoms(indexes: Iterable[SkeletonIndex]) -> set[int]:

@@ -48,7 +48,7 @@ from service.text.clitics import (
     SUFFIXES,
     proclitic_allowed,
 )
-from service.text.kurdish import SORANI_LETTERS, sorani_written
+from service.text.kurdish import sorani_written
 from service.text.normalise import Normalised, normalise_with_offsets
 from service.text.tokenise import ARABIC, NUMBER, SEPARATOR, char_kind
 
@@ -530,7 +530,7 @@ def keep_sorani_words(scan: FieldScan, sorani: frozenset[int]) -> None:
     found = [variant for variant in scan.by_variant if variant in sorani]
     if not found:
         return
-    anywhere = any(letter in scan.original for letter in SORANI_LETTERS)
+    anywhere = sorani_written(scan.original)
     for variant in found:
         for begin in list(scan.by_variant[variant]):
             if not anywhere or not sorani_written(scan.original_word(begin)):

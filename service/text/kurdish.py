@@ -59,7 +59,7 @@ def term_dialect(text: str) -> str:
     """SORANI or KURMANJI when the term `text` (as written) is recognisably that, else ""."""
     if text.isascii():
         return ""
-    if any(letter in text for letter in SORANI_LETTERS):
+    if sorani_written(text):
         return SORANI
     if not _KURMANJI_VOWELS.isdisjoint(text):
         return KURMANJI
