@@ -27,7 +27,7 @@ _.match_directly
 _.scan_directly
 _.render_html
 _.similarity
-_.story_script_sha
+_.bands
 
 # FileStamp.mtime (service/app.py) is read by FileStamp's equality, which notices a config edit.
 _.mtime

@@ -162,14 +162,48 @@ class FeedState:
 
 
 @dataclass(frozen=True, slots=True)
+class Breaking:
+    """A watchlist's `breaking` option: one extra alert when an event reaches `outlets` distinct
+    outlets whose copies were published within `within` seconds of each other."""
+
+    outlets: int
+    within: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outlet:
+    """One feed's copy of an event: which feed, in what language, where, and when (epoch seconds:
+    its publication time, or when it was seen if undated)."""
+
+    feed: str
+    language: str | None = None
+    url: str = ""
+    at: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """How a message names it: the feed, and its language when known ("irna (fa)")."""
+        return f"{self.feed} ({self.language})" if self.language else self.feed
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"feed": self.feed, "language": self.language, "url": self.url}
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
-    """One (watchlist, story) worth telling someone about."""
+    """One (watchlist, event) worth telling someone about.
+
+    `also_reported_by` lists the other outlets known to have carried the event, first copy first.
+    A `breaking` alert is the extra one a watchlist's `breaking` option sends when an event reaches
+    that many outlets at once: its id is its own, and it lists every outlet.
+    """
 
     id: str
     watchlist: str
     item: Item
     match: Match
-    also_reported_by: tuple[str, ...] = ()
+    also_reported_by: tuple[Outlet, ...] = ()
+    breaking: bool = False
 
     def to_json_body(self) -> dict[str, object]:
         """The body the webhook sink posts in its `json` format (also what the console sink prints)."""
@@ -185,6 +219,8 @@ class Alert:
             "summary": item.summary,
             "hits": self.distinct_hits(),
             "entities": list(self.match.entities),
+            "also_reported_by": [o.to_json() for o in self.also_reported_by],
+            "breaking": self.breaking,
         }
 
     def distinct_hits(self) -> list[dict[str, str]]:

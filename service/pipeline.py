@@ -18,13 +18,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from service.errors import FeedError, FeedParseError, FetchError
+from service.events.anchors import AnchorFinder, default_finder
+from service.events.link import Report, report_of
 from service.feeds.fetch import FetchResult
 from service.feeds.html import decode_html, extract_article
 from service.feeds.schedule import next_state_after_failure, next_state_after_success
 from service.logs import Logger
 from service.match import Matcher
-from service.models import Alert, Feed, FeedState, Item, Match, Reading
-from service.state.fingerprint import Fingerprint, fingerprint
+from service.models import Alert, Breaking, Feed, FeedState, Item, Match, Outlet, Reading
+from service.state.fingerprint import fingerprint
 from service.state.protocol import PipelineStore
 from service.telemetry import NullTelemetry, Telemetry
 
@@ -53,7 +55,7 @@ class PollOutcome:
 class Matched:
     item: Item
     matches: tuple[Match, ...]
-    fp: Fingerprint | None
+    report: Report
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +64,30 @@ class Schedule:
     max_interval: float = 3600.0
 
 
-def alert_id(watchlist: str, story: str) -> str:
-    """One id per (watchlist, story): the same on every replica, restart and retry."""
-    return hashlib.sha256(f"{watchlist}\x1f{story}".encode()).hexdigest()[:32]
+def alert_id(watchlist: str, event: str) -> str:
+    """One id per (watchlist, event): the same on every replica, restart and retry."""
+    return hashlib.sha256(f"{watchlist}\x1f{event}".encode()).hexdigest()[:32]
+
+
+def breaking_id(watchlist: str, event: str) -> str:
+    """The id of an event's breaking alert: its own, so it is sent once beside the first."""
+    return alert_id(watchlist, f"{event}\x1fbreaking")
 
 
 def story_key(item: Item) -> str:
-    """The item's key in the story index (item ids are unique per feed)."""
+    """The item's key in the event index (item ids are unique per feed)."""
     return f"{item.feed}\x1f{item.id}"
+
+
+def breaking_outlets(outlets: tuple[Outlet, ...], rule: Breaking) -> tuple[Outlet, ...] | None:
+    """The outlets that make an event breaking under `rule`: the first run of `rule.outlets`
+    distinct outlets reported within `rule.within` of each other, or None while there is none."""
+    ordered = sorted(outlets, key=lambda o: o.at)
+    for start, first in enumerate(ordered):
+        window = [o for o in ordered[start:] if o.at - first.at <= rule.within]
+        if len({o.feed for o in window}) >= rule.outlets:
+            return tuple(window)
+    return None
 
 
 def alertable(items: Sequence[Item], *, first_poll: bool, backfill: float, now: datetime) -> list[Item]:
@@ -95,6 +113,8 @@ class Pipeline:
         matcher: Callable[[], Matcher],
         routes: Callable[[], Mapping[str, tuple[str, ...]]],
         clock: Callable[[], datetime],
+        anchors: Callable[[], AnchorFinder] = default_finder,
+        breaking: Callable[[], Mapping[str, Breaking]] = dict,
         log: Logger,
         schedule: Schedule | None = None,
         rng: random.Random | None = None,
@@ -104,6 +124,8 @@ class Pipeline:
         self._fetcher = fetcher
         self._matcher = matcher
         self._routes = routes
+        self._anchors = anchors
+        self._breaking = breaking
         self._clock = clock
         self._log = log
         self._schedule = schedule or Schedule()
@@ -180,30 +202,38 @@ class Pipeline:
         candidates = alertable(fresh, first_poll=first, backfill=feed.backfill, now=now)
         if feed.full_text:
             candidates = [await self._with_full_text(i, log) for i in candidates]
-        alerts = await self._enqueue(await asyncio.to_thread(self._match, candidates), now, log)
+        alerts = await self._enqueue(await asyncio.to_thread(self._match, candidates, now), now, log)
         await self._store.remember_items(feed.name, [i.id for i in fresh], now)
         self._memory[feed.name] = frozenset([i.id for i in items][:MEMORY_PER_FEED])
         return alerts, len(fresh)
 
-    def _match(self, items: list[Item]) -> list[Matched]:
-        """Match each item; fingerprint only those that matched (the story index needs no others)."""
-        matcher, out = self._matcher(), []
+    def _match(self, items: list[Item], now: datetime) -> list[Matched]:
+        """Match each item; read the anchors and fingerprint of those that matched (the event index
+        needs no others)."""
+        matcher, finder, out = self._matcher(), self._anchors(), []
         for item in items:
             matches = matcher.match(item)
             if matches:
-                out.append(Matched(item, matches, fingerprint(item.title, item.content or item.summary)))
+                text = item.content or item.summary
+                at = _moment(item, now)
+                report = report_of(at, finder.find(item), fingerprint(item.title, text))
+                out.append(Matched(item, matches, report))
         return out
 
     async def _enqueue(self, matched: list[Matched], now: datetime, log: Logger) -> int:
-        """One alert per (watchlist, story): a later copy of a story only adds its outlet to that alert."""
-        routes, count = self._routes(), 0
+        """One alert per (watchlist, event): a later copy of an event, in any language, only adds its
+        outlet to that alert (and may make it breaking)."""
+        routes, rules, count = self._routes(), self._breaking(), 0
         for entry in matched:
             item = entry.item
-            story = await self._store.find_or_add_story(story_key(item), entry.fp, item.feed, now)
-            others = tuple(o for o in story.outlets if o != item.feed)
+            outlet = Outlet(item.feed, item.language, item.url, entry.report.at)
+            event = await self._store.find_or_add_event(story_key(item), entry.report, outlet, now)
+            if event.refused:
+                log.debug("event_kept_apart", item=item.id, refused=dict(event.refused))
+            others = tuple(o for o in event.outlets if o.feed != item.feed)
             for match in entry.matches:
                 self._telemetry.matched(match.watchlist)
-                alert = Alert(alert_id(match.watchlist, story.story_id), match.watchlist, item, match, others)
+                alert = Alert(alert_id(match.watchlist, event.event_id), match.watchlist, item, match, others)
                 sinks = routes.get(match.watchlist, ())
                 if await self._store.enqueue_alert(alert, sinks, now):
                     count += 1
@@ -213,23 +243,64 @@ class Pipeline:
                         alert=alert.id,
                         watchlist=match.watchlist,
                         item=item.id,
-                        story=story.story_id,
+                        event_id=event.event_id,
+                        linked=event.how,
                         sinks=list(sinks),
                     )
-                elif not story.is_new:
+                elif not event.is_new:
                     # The alert went out (or will) with the first copy; name this outlet in it, and
                     # have the messages already sent edited where the sink can.
-                    edits = await self._store.note_outlets(alert.id, sinks, story.outlets, now)
+                    edits = await self._store.note_outlets(alert.id, sinks, event.outlets, now)
                     log.info(
                         "story_also_reported",
                         alert=alert.id,
                         watchlist=match.watchlist,
                         item=item.id,
-                        story=story.story_id,
-                        outlets=list(story.outlets),
+                        event_id=event.event_id,
+                        linked=event.how,
+                        outlets=[o.feed for o in event.outlets],
                         edits=edits,
                     )
+                rule = rules.get(match.watchlist)
+                if rule is not None:
+                    count += await self._breaking_alert(
+                        alert, event.event_id, event.outlets, rule, sinks, now, log
+                    )
         return count
+
+    async def _breaking_alert(
+        self,
+        alert: Alert,
+        event: str,
+        outlets: tuple[Outlet, ...],
+        rule: Breaking,
+        sinks: tuple[str, ...],
+        now: datetime,
+        log: Logger,
+    ) -> int:
+        """The event's one breaking alert, once it has reached the rule's outlets (its id makes a
+        repeat, on this replica or another, add nothing)."""
+        reached = breaking_outlets(outlets, rule)
+        if reached is None:
+            return 0
+        first = reached[0]
+        listed = tuple(o for o in outlets if o.feed != alert.item.feed)
+        extra = Alert(
+            breaking_id(alert.watchlist, event), alert.watchlist, alert.item, alert.match, listed, True
+        )
+        if not await self._store.enqueue_alert(extra, sinks, now):
+            return 0
+        self._telemetry.alert_created(alert.watchlist)
+        log.info(
+            "alert_breaking",
+            alert=extra.id,
+            watchlist=alert.watchlist,
+            event_id=event,
+            outlets=[o.feed for o in reached],
+            since=first.at,
+            sinks=list(sinks),
+        )
+        return 1
 
     async def _with_full_text(self, item: Item, log: Logger) -> Item:
         if len(item.content) >= TEASER_CHARS or not item.url.startswith(("http://", "https://")):
@@ -296,6 +367,12 @@ class Pipeline:
             return PollOutcome(feed.name, "disabled", error=new_state.disabled_reason)
         log.warning("feed_failed", error=error, failures=new_state.failures, url=state.url or feed.url)
         return PollOutcome(feed.name, "failed", error=error, next_poll=new_state.next_poll)
+
+
+def _moment(item: Item, now: datetime) -> float:
+    """When a copy was published (epoch seconds): its own date, never later than `now`."""
+    moment = item.published or item.updated or now
+    return min(moment, now).timestamp()
 
 
 def _ms(start: datetime, end: datetime) -> int:

@@ -22,6 +22,7 @@ import aiohttp
 from service import USER_AGENT
 from service.clock import utcnow
 from service.errors import ConfigError, OptionError, Problem, StoreError
+from service.events.anchors import AnchorFinder, finder_for
 from service.feeds.fetch import Fetcher, FetchLimits
 from service.logs import Logger
 from service.match import Matcher, compile_matcher
@@ -109,6 +110,7 @@ class Runtime:
     _routes: Mapping[str, tuple[str, ...]] = field(init=False)
     _retired: list[Sink] = field(init=False, default_factory=list)
     _matcher: Matcher | None = None
+    _anchors: AnchorFinder | None = None
     _pipeline: Pipeline | None = None
     _outbox: Outbox | None = None
 
@@ -117,6 +119,13 @@ class Runtime:
         if self._matcher is None:
             self._matcher = compile_matcher(self.config.watchlist_defs(), self.config.vocabulary())
         return self._matcher
+
+    @property
+    def anchors(self) -> AnchorFinder:
+        """The event linker's anchor finder: built-in tables plus the configured entities."""
+        if self._anchors is None:
+            self._anchors = finder_for(tuple(self.config.vocabulary().entities))
+        return self._anchors
 
     def __post_init__(self) -> None:
         self._routes = self.config.routes()
@@ -135,6 +144,8 @@ class Runtime:
                 matcher=lambda: self.matcher,
                 routes=lambda: self.routes,
                 clock=self.clock,
+                anchors=lambda: self.anchors,
+                breaking=lambda: self.config.breaking_rules(),
                 log=self.log,
                 schedule=Schedule(service.min_interval, service.max_interval),
                 telemetry=self.telemetry,
@@ -174,7 +185,9 @@ class Runtime:
         matcher = matcher or compile_matcher(config.watchlist_defs(), config.vocabulary())
         sinks = build_sinks(config, self.context)
         replaced = list(self.sinks.values())
+        anchors = finder_for(tuple(config.vocabulary().entities))
         self.config, self._matcher, self._routes = config, matcher, config.routes()
+        self._anchors = anchors
         self.sinks.clear()
         self.sinks.update(sinks)
         self._retired.extend(replaced)

@@ -22,7 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from service import lexicon
 from service.errors import ConfigError, Problem, QuerySyntaxError
 from service.gazetteer import place_aliases
-from service.models import EntityDef, EntityKind, Feed, Vocabulary, WatchlistDef
+from service.models import Breaking, EntityDef, EntityKind, Feed, Vocabulary, WatchlistDef
 from service.options import NAME_PATTERN, NAME_RULE, Duration, Name, Options, SinkOptions
 from service.registry import StoreSettings, sink_types, source_types, store_type_for
 from service.sources.base import FeedOptions
@@ -74,6 +74,14 @@ class EntityConfig(Options):
         return tuple(n for n in place_aliases(self.name) if n not in given)
 
 
+class BreakingConfig(Options):
+    """`breaking = { outlets = 4, within = "30m" }`: one extra alert when an event reaches that many
+    distinct outlets (any language) whose copies were published within that span."""
+
+    outlets: int = Field(strict=True, ge=2)
+    within: Duration = Field(1800.0, gt=0)
+
+
 class WatchlistConfig(Options):
     name: Name
     query: str
@@ -81,6 +89,7 @@ class WatchlistConfig(Options):
     feeds: list[str] = ["*"]
     languages: list[str] = []
     min_score: float | None = Field(None, gt=0)
+    breaking: BreakingConfig | None = None
 
     @field_validator("languages")
     @classmethod
@@ -205,6 +214,14 @@ class Config(Options):
     def routes(self) -> dict[str, tuple[str, ...]]:
         """Which sinks each watchlist delivers to."""
         return {w.name: tuple(w.sinks) for w in self.watchlists}
+
+    def breaking_rules(self) -> dict[str, Breaking]:
+        """The `breaking` option of each watchlist that sets one."""
+        return {
+            w.name: Breaking(w.breaking.outlets, w.breaking.within)
+            for w in self.watchlists
+            if w.breaking is not None
+        }
 
 
 class EnvOverrides(BaseSettings):

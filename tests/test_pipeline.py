@@ -326,7 +326,7 @@ async def test_a_later_copy_edits_the_telegram_message_already_sent_and_sends_no
         assert len(bot_api.messages) == 1  # no second message
         [edit] = bot_api.edits
         assert (edit["chat_id"], edit["message_id"]) == ("-100123", 1)
-        assert "Also reported by: outlet-b" in edit["text"]
+        assert 'Also reported by: <a href="https://x.example/b7">outlet-b (ar)</a>' in edit["text"]
         assert [e["edits"] for e in logs if e["event"] == "story_also_reported"] == [["tg"]]
         rows = await store.deliveries()
         assert sorted((d.edit, d.status) for d in rows) == [

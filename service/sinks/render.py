@@ -9,13 +9,14 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from service.models import Alert
+from service.models import Alert, Outlet
 
 TELEGRAM_LIMIT = 4096
 DISCORD_CONTENT_LIMIT = 2000
 SUMMARY_CHARS = 600
 SUBJECT_CHARS = 200
 TELEGRAM_OUTLETS = 10  # outlets named at most in a Telegram message, so an edit still fits
+MAX_OUTLETS = 30  # outlets named at most elsewhere
 # Unicode first-strong isolates keep an Arabic title from reordering the Latin labels around it.
 FSI, PDI = "\u2068", "\u2069"
 
@@ -43,11 +44,22 @@ def clip(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
-def outlets_line(outlets: Sequence[str], most: int) -> str:
-    """The outlets as a list, the first `most` named and the rest counted."""
-    named = ", ".join(outlets[:most])
+def outlets_line(outlets: Sequence[Outlet], most: int) -> str:
+    """The outlets as a list ("irna (fa), reuters (en)"), the first `most` named and the rest counted."""
+    named = ", ".join(o.label for o in outlets[:most])
     rest = len(outlets) - most
     return f"{named} and {rest} more" if rest > 0 else named
+
+
+def outlets_label(alert: Alert) -> str:
+    """ "Also reported by", or for a breaking alert what makes it one."""
+    if alert.breaking:
+        return f"Breaking, {len(alert.also_reported_by) + 1} outlets: also reported by"
+    return "Also reported by"
+
+
+def breaking_mark(alert: Alert) -> str:
+    return "BREAKING · " if alert.breaking else ""
 
 
 def isolate(text: str) -> str:
@@ -58,7 +70,7 @@ def render_text(alert: Alert) -> str:
     """Plain text: email text part, console block."""
     item = alert.item
     lines = [
-        f"[{alert.watchlist}] {isolate(item.title or '(no title)')}",
+        f"{breaking_mark(alert)}[{alert.watchlist}] {isolate(item.title or '(no title)')}",
         item.url,
         f"Matched: {', '.join(isolate(t) for t in matched_terms(alert))}",
     ]
@@ -66,7 +78,9 @@ def render_text(alert: Alert) -> str:
         lines.append(f"Entities: {', '.join(isolate(e) for e in alert.match.entities)}")
     lines.append(f"Source: {item.feed}" + (f" · {_published(alert)}" if item.published else ""))
     if alert.also_reported_by:
-        lines.append(f"Also reported by: {', '.join(alert.also_reported_by)}")
+        lines.append(f"{outlets_label(alert)}: {outlets_line(alert.also_reported_by, MAX_OUTLETS)}")
+        if alert.breaking:
+            lines += [f"  {o.label}: {o.url}" for o in alert.also_reported_by[:MAX_OUTLETS]]
     if item.summary:
         lines += ["", clip(item.summary, SUMMARY_CHARS)]
     lines += ["", f"Alert {alert.id}"]
@@ -84,7 +98,7 @@ def render_html_fragment(alert: Alert) -> str:
     title = esc(item.title or "(no title)")
     terms = ", ".join(f"<bdi>{esc(t)}</bdi>" for t in matched_terms(alert))
     parts = [
-        f"<p><strong>{esc(alert.watchlist)}</strong></p>",
+        f"<p><strong>{esc(breaking_mark(alert))}{esc(alert.watchlist)}</strong></p>",
         f'<h2 dir="auto"><a href="{esc(item.url, quote=True)}">{title}</a></h2>',
         f"<p>Matched: {terms}</p>",
     ]
@@ -92,7 +106,8 @@ def render_html_fragment(alert: Alert) -> str:
         parts.append(f"<p>Entities: {', '.join(f'<bdi>{esc(e)}</bdi>' for e in alert.match.entities)}</p>")
     parts.append(f"<p>Source: {esc(item.feed)}</p>")
     if alert.also_reported_by:
-        parts.append(f"<p>Also reported by: {esc(', '.join(alert.also_reported_by))}</p>")
+        links = ", ".join(_html_outlet(o) for o in alert.also_reported_by[:MAX_OUTLETS])
+        parts.append(f"<p>{esc(outlets_label(alert))}: {links}</p>")
     if item.summary:
         parts.append(f'<p dir="auto">{esc(clip(item.summary, SUMMARY_CHARS))}</p>')
     parts.append(f'<p style="color:#777">Alert {esc(alert.id)}</p>')
@@ -107,7 +122,7 @@ def render_telegram(alert: Alert, *, limit: int = TELEGRAM_LIMIT) -> str:
     """Bot API HTML (only its tags: b, a, i); the summary is shortened so the whole fits in `limit`."""
     item, esc = alert.item, html.escape
     head = [
-        f"<b>{esc(alert.watchlist)}</b>",
+        f"<b>{esc(breaking_mark(alert))}{esc(alert.watchlist)}</b>",
         f'<a href="{esc(item.url, quote=True)}">{esc(item.title or "(no title)")}</a>',
         f"Matched: {esc(', '.join(isolate(t) for t in matched_terms(alert)))}",
     ]
@@ -115,7 +130,10 @@ def render_telegram(alert: Alert, *, limit: int = TELEGRAM_LIMIT) -> str:
         head.append(f"Entities: {esc(', '.join(isolate(e) for e in alert.match.entities))}")
     tail = [f"<i>{esc(item.feed)}</i>"]
     if alert.also_reported_by:
-        tail.append(f"Also reported by: {esc(outlets_line(alert.also_reported_by, TELEGRAM_OUTLETS))}")
+        named = alert.also_reported_by[:TELEGRAM_OUTLETS]
+        rest = len(alert.also_reported_by) - len(named)
+        line = ", ".join(_html_outlet(o) for o in named) + (f" and {rest} more" if rest > 0 else "")
+        tail.append(f"{esc(outlets_label(alert))}: {line}")
     text = "\n".join(head + tail)
     room = limit - len(text) - 2
     if item.summary and room > 40:
@@ -127,11 +145,12 @@ def slack_body(alert: Alert) -> dict[str, Any]:
     item = alert.item
     title = _slack_escape(item.title or "(no title)")
     text = (
-        f"*{_slack_escape(alert.watchlist)}*: <{_slack_escape(item.url)}|{title}>\n"
+        f"{breaking_mark(alert)}*{_slack_escape(alert.watchlist)}*: <{_slack_escape(item.url)}|{title}>\n"
         f"Matched: {_slack_escape(', '.join(matched_terms(alert)))} · {_slack_escape(item.feed)}"
     )
     if alert.also_reported_by:
-        text += f"\nAlso reported by: {_slack_escape(', '.join(alert.also_reported_by))}"
+        line = outlets_line(alert.also_reported_by, MAX_OUTLETS)
+        text += f"\n{outlets_label(alert)}: {_slack_escape(line)}"
     return {"text": text, "unfurl_links": False}
 
 
@@ -139,7 +158,7 @@ def discord_body(alert: Alert) -> dict[str, Any]:
     item = alert.item
     description = f"Matched: {', '.join(matched_terms(alert))}\nSource: {item.feed}"
     if alert.also_reported_by:
-        description += f"\nAlso reported by: {', '.join(alert.also_reported_by)}"
+        description += f"\n{outlets_label(alert)}: {outlets_line(alert.also_reported_by, MAX_OUTLETS)}"
     if item.summary:
         description += "\n\n" + clip(item.summary, SUMMARY_CHARS)
     embed: dict[str, Any] = {
@@ -149,7 +168,7 @@ def discord_body(alert: Alert) -> dict[str, Any]:
     if item.url.startswith(("http://", "https://")):
         embed["url"] = item.url
     return {
-        "content": clip(f"[{alert.watchlist}] {item.title}", DISCORD_CONTENT_LIMIT),
+        "content": clip(f"{breaking_mark(alert)}[{alert.watchlist}] {item.title}", DISCORD_CONTENT_LIMIT),
         "embeds": [embed],
         # Feed text must never ping @everyone or a role.
         "allowed_mentions": {"parse": []},
@@ -158,7 +177,9 @@ def discord_body(alert: Alert) -> dict[str, Any]:
 
 def email_subject(alert: Alert) -> str:
     """One line (feed text can hold CR/LF, which must never reach a header), at most 200 characters."""
-    return clip(f"[{alert.watchlist}] {alert.item.title or '(no title)'}", SUBJECT_CHARS)
+    return clip(
+        f"{breaking_mark(alert)}[{alert.watchlist}] {alert.item.title or '(no title)'}", SUBJECT_CHARS
+    )
 
 
 def digest_subject(alerts: Sequence[Alert]) -> str:
@@ -182,6 +203,14 @@ def render_digest_html(fragments: Sequence[str]) -> str:
 def _published(alert: Alert) -> str:
     moment = alert.item.published
     return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _html_outlet(outlet: Outlet) -> str:
+    """An outlet linked to its copy when the copy has a web address (Telegram's HTML and email's)."""
+    label = html.escape(outlet.label)
+    if outlet.url.startswith(("http://", "https://")):
+        return f'<a href="{html.escape(outlet.url, quote=True)}">{label}</a>'
+    return label
 
 
 def _slack_escape(text: str) -> str:

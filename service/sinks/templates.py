@@ -10,7 +10,9 @@ Context
   watchlist         the watchlist name
   hits              the Hits: term, text (as written in the item), field
   entities          the names of the entities that matched
-  also_reported_by  other feeds that carried the same story
+  also_reported_by  the names of the other feeds that carried the same event
+  outlets           those feeds as Outlets: feed, language, url, label ("irna (fa)")
+  breaking          True for the extra alert a watchlist's `breaking` option sends
   matched_terms     distinct surface forms that matched, as `text (term)` when they differ
   published         the publication time as "2021-06-10 08:00 UTC", or ""
 Filters
@@ -32,7 +34,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from service.errors import OptionError, PermanentDeliveryError
-from service.models import Alert, Hit, Item, Match
+from service.models import Alert, Hit, Item, Match, Outlet
 from service.sinks.render import clip, isolate, matched_terms
 
 # Keeps a runaway template from producing megabytes; every channel's limit is far below this.
@@ -47,7 +49,9 @@ def template_context(alert: Alert) -> dict[str, Any]:
         "watchlist": alert.watchlist,
         "hits": list(alert.match.hits),
         "entities": list(alert.match.entities),
-        "also_reported_by": list(alert.also_reported_by),
+        "also_reported_by": [o.feed for o in alert.also_reported_by],
+        "outlets": list(alert.also_reported_by),
+        "breaking": alert.breaking,
         "matched_terms": matched_terms(alert),
         "published": item.published.strftime("%Y-%m-%d %H:%M UTC") if item.published else "",
     }
@@ -120,4 +124,5 @@ def sample_alert() -> Alert:
     )
     hit = Hit("@rocket", "صواريخ", "content", 5, 11)
     match = Match("sample-watchlist", (hit,), ("Baghdad International Airport",))
-    return Alert("sample0000000000", "sample-watchlist", item, match, ("other-feed",))
+    other = Outlet("other-feed", "fa", "https://other.example/b", 0.0)
+    return Alert("sample0000000000", "sample-watchlist", item, match, (other,))

@@ -1,5 +1,5 @@
 """Where newsalert remembers things: feed state, seen items, and the alert outbox."""
 
-from service.state.protocol import Delivery, DeliveryStatus, Store, StoryMatch
+from service.state.protocol import Delivery, DeliveryStatus, EventMatch, Store
 
-__all__ = ["Delivery", "DeliveryStatus", "Store", "StoryMatch"]
+__all__ = ["Delivery", "DeliveryStatus", "EventMatch", "Store"]

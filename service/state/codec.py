@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from service.models import Alert, Enclosure, FeedState, Hit, Item, Match
+from service.models import Alert, Enclosure, FeedState, Hit, Item, Match, Outlet
 
 _FEED_DATES = ("next_poll", "last_success", "first_polled")
 
@@ -17,7 +17,8 @@ def encode_alert(alert: Alert) -> str:
     record = {
         "id": alert.id,
         "watchlist": alert.watchlist,
-        "also": list(alert.also_reported_by),
+        "breaking": alert.breaking,
+        "also": [encode_outlet(o) for o in alert.also_reported_by],
         "item": {
             "id": item.id,
             "feed": item.feed,
@@ -63,7 +64,21 @@ def decode_alert(text: str) -> Alert:
         entities=tuple(raw_match["entities"]),
         score=raw_match["score"],
     )
-    return Alert(record["id"], record["watchlist"], item, match, tuple(record["also"]))
+    also = tuple(decode_outlet(o) for o in record["also"])
+    return Alert(record["id"], record["watchlist"], item, match, also, bool(record.get("breaking")))
+
+
+def encode_outlet(outlet: Outlet) -> dict[str, Any]:
+    return {"feed": outlet.feed, "language": outlet.language, "url": outlet.url, "at": outlet.at}
+
+
+def decode_outlet(raw: object) -> Outlet:
+    """An outlet as stored: an object, or (written before outlets had languages) a feed name."""
+    if isinstance(raw, dict):
+        return Outlet(
+            str(raw["feed"]), raw.get("language"), str(raw.get("url") or ""), float(raw.get("at") or 0)
+        )
+    return Outlet(str(raw))
 
 
 def _ts(moment: datetime | None) -> float | None:

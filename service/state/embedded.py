@@ -24,17 +24,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from service.errors import StoreError, StoreLockedError
-from service.models import Alert, FeedState
+from service.events.link import Report
+from service.models import Alert, FeedState, Outlet
 from service.registry import StoreSettings, StoreType
-from service.state import embedded_stories
+from service.state import embedded_events
 from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
-from service.state.embedded_stories import StoryRequest
-from service.state.fingerprint import Fingerprint
-from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch, parse_slot, slot_name
+from service.state.event_index import EventRequest
+from service.state.protocol import Ack, Delivery, DeliveryStatus, EventMatch, parse_slot, slot_name
 
 T = TypeVar("T")
-SCHEMA_VERSION = 3
-PURGE_EVERY = 60.0  # seconds of `now` between sweeps of expired stories, and of settled alerts
+SCHEMA_VERSION = 4
+PURGE_EVERY = 60.0  # seconds of `now` between sweeps of expired events, and of settled alerts
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feeds (name TEXT PRIMARY KEY, state TEXT NOT NULL);
@@ -117,7 +117,7 @@ class EmbeddedStore:
             db = sqlite3.connect(self.directory / "newsalert.sqlite3", check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_SCHEMA + embedded_stories.SCHEMA)
+            db.executescript(_SCHEMA + embedded_events.SCHEMA)
             db.execute(_MARK_SCHEMA, (str(SCHEMA_VERSION),))
             db.commit()
         except sqlite3.Error as exc:
@@ -216,19 +216,19 @@ class EmbeddedStore:
 
         await self._run(write)
 
-    # -- stories ----------------------------------------------------------------------------------
+    # -- events -----------------------------------------------------------------------------------
 
-    async def find_or_add_story(
-        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
-    ) -> StoryMatch:
-        request = StoryRequest(item_key, fp, outlet, now.timestamp(), self.story_ttl)
+    async def find_or_add_event(
+        self, item_key: str, report: Report, outlet: Outlet, now: datetime
+    ) -> EventMatch:
+        request = EventRequest(item_key, report, outlet, now.timestamp(), self.story_ttl)
 
-        def work(db: sqlite3.Connection) -> StoryMatch:
+        def work(db: sqlite3.Connection) -> EventMatch:
             with db:
                 if request.now - self._purged >= PURGE_EVERY:
-                    embedded_stories.purge_stories(db, request.now)
+                    embedded_events.purge_events(db, request.now)
                     self._purged = request.now
-                return embedded_stories.find_or_add_story(db, request)
+                return embedded_events.find_or_add_event(db, request)
 
         return await self._run(work)
 
@@ -380,7 +380,7 @@ class EmbeddedStore:
         return await self._run(write)
 
     async def note_outlets(
-        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[str], now: datetime
+        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[Outlet], now: datetime
     ) -> list[str]:
         stamp = now.timestamp()
 
@@ -390,8 +390,8 @@ class EmbeddedStore:
                 if row is None:
                     return []
                 alert = decode_alert(row[0])
-                named = {alert.item.feed, *alert.also_reported_by}
-                added = tuple(o for o in dict.fromkeys(outlets) if o not in named)
+                named = {alert.item.feed, *(o.feed for o in alert.also_reported_by)}
+                added = tuple({o.feed: o for o in outlets if o.feed not in named}.values())
                 if not added:
                     return []
                 body = encode_alert(replace(alert, also_reported_by=(*alert.also_reported_by, *added)))

@@ -7,9 +7,9 @@ base) share few three-word sequences. MinHash estimates that Jaccard similarity 
 minimums, and banding the signature gives keys under which near-duplicates very probably collide.
 
 Every hash is derived from SHAKE-128, never Python's salted `hash()`, so a fingerprint computed by one
-replica matches one computed by another. Matching works within one language: an English report of an
-Arabic story shares no shingles with it and is a different story (cross-language merging is out of
-scope). Pure: no I/O, no clock.
+replica matches one computed by another. Text similarity works within one language: an English report
+of an Arabic story shares no shingles with it; `service.events` links those by their anchors, and
+vetoes a text link between two events that a shared template makes look alike. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -35,9 +35,6 @@ MAX_WORDS = 2000  # the head of a long article identifies it; hashing the rest o
 # on tests/state/fixtures: copies under other site chrome 0.77, a teaser under another dateline 0.91,
 # two different attacks on the same base 0.12, the English report of the same event 0.00.
 STORY_THRESHOLD = 0.5
-# Stories confirmed per lookup, those holding the most of the new text's bands (a band key points at
-# one story, so there are never more than BANDS): the cost of a lookup stays flat as stories grow.
-MAX_CANDIDATES = 8
 
 _WORD = re.compile(r"\w+")
 _VALUES = struct.Struct(f"<{SIGNATURE_SIZE}I")
@@ -79,12 +76,6 @@ def band_keys(signature: tuple[int, ...]) -> tuple[str, ...]:
         packed = struct.pack(f"<B{ROWS}I", band, *rows)
         keys.append(hashlib.blake2b(packed, digest_size=8).hexdigest())
     return tuple(keys)
-
-
-def matches_needed(threshold: float = STORY_THRESHOLD) -> int:
-    """How many equal signature values make `similarity >= threshold` (for the Lua side)."""
-    needed = int(threshold * SIGNATURE_SIZE)
-    return needed if needed / SIGNATURE_SIZE >= threshold else needed + 1
 
 
 def story_id_for(item_key: str) -> str:

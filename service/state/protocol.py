@@ -10,10 +10,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from service.models import Alert, FeedState
-from service.state.fingerprint import Fingerprint
+from service.models import Alert, FeedState, Outlet
+
+if TYPE_CHECKING:
+    from service.events.link import Report
 
 # An edit of a delivered message is an outbox entry of its own, kept under the sink's name with this
 # mark (sink names never contain '#'); `Delivery.edit` and `Ack.edit` tell it apart.
@@ -94,17 +96,21 @@ class Ack:
 
 
 @dataclass(frozen=True, slots=True)
-class StoryMatch:
-    """Where one item landed in the story index.
+class EventMatch:
+    """Where one copy landed in the event index.
 
-    `is_new` is True when this item is the story's first copy (the story id derives from its item
-    key), so a call repeated after a crash answers the same. `outlets` lists every feed that has
-    reported the story so far, first reporter first.
+    `is_new` is True when this copy started the event (the event id derives from its item key), so a
+    call repeated after a crash answers the same. `outlets` lists every feed that has reported the
+    event so far, first reporter first. `how` says why: "new", "text" (a copy of another's text),
+    "anchors" (the same places, actors, days… in any language) or "again" (this item was seen
+    before). `refused` names events that were candidates and the veto that kept them apart.
     """
 
-    story_id: str
+    event_id: str
     is_new: bool
-    outlets: tuple[str, ...]
+    outlets: tuple[Outlet, ...]
+    how: str = "new"
+    refused: tuple[tuple[str, str], ...] = ()
 
 
 class StoreLifecycle(Protocol):
@@ -119,7 +125,7 @@ class StoreLifecycle(Protocol):
 
 
 class PipelineStore(Protocol):
-    """What one feed poll reads and writes: the feed's state, the items it has seen, the story
+    """What one feed poll reads and writes: the feed's state, the items it has seen, the event
     index, and the alerts it hands to the outbox."""
 
     async def get_feed_state(self, feed: str) -> FeedState | None: ...
@@ -135,14 +141,15 @@ class PipelineStore(Protocol):
 
     async def remember_items(self, feed: str, ids: Sequence[str], now: datetime) -> None: ...
 
-    async def find_or_add_story(
-        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
-    ) -> StoryMatch:
-        """The story this item belongs to, adding the item (and a new story when none matches).
+    async def find_or_add_event(
+        self, item_key: str, report: Report, outlet: Outlet, now: datetime
+    ) -> EventMatch:
+        """The event this copy belongs to, adding the copy (and a new event when none is found).
 
-        Candidates come from the fingerprint's band keys and are confirmed by similarity; a story is
-        remembered `story_ttl` seconds after its latest copy. The same `item_key` always lands in the
-        same story. With `fp` None the item is a story of its own.
+        Candidates are the live events filed under the report's lookup keys; `events.link.decide`
+        picks among them; the read and the write are one atomic step, so concurrent callers agree.
+        An event is remembered `story_ttl` seconds after its latest copy. The same `item_key` always
+        lands in the same event.
         """
 
     async def enqueue_alert(self, alert: Alert, sinks: Sequence[str], now: datetime) -> bool:
@@ -153,9 +160,9 @@ class PipelineStore(Protocol):
         """
 
     async def note_outlets(
-        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[str], now: datetime
+        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[Outlet], now: datetime
     ) -> list[str]:
-        """Record that a story already alerted was also reported by `outlets`; the sinks whose message
+        """Record that an event already alerted was also reported by `outlets`; the sinks whose message
         is to be edited.
 
         The alert's `also_reported_by` becomes its outlets so far plus those of `outlets` not yet named

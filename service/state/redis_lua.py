@@ -174,13 +174,13 @@ return out
 """
 )
 
-# A later copy of a story named outlets: the alert body's "also" list gains those not yet named
+# A later copy of an event named outlets: the alert body's "also" list gains those not yet named
 # (never the alert's own feed); pending sends are marked `renote` when claimed, delivered ones with
 # a receipt get an edit due (ENSURE_EDIT). The body is rewritten in place: only its "also" array
 # changes, found by its neighbours (a JSON string cannot hold the unescaped quotes of these marks).
 #
 # KEYS: alert key, due zset, index zset; ARGV: delivery key prefix, alert id, now, outlet count n,
-# n outlets, then sinks. Returns the sinks with an edit pending.
+# n outlets (each a JSON object with its feed), then sinks. Returns the sinks with an edit pending.
 NOTE_OUTLETS = (
     ENSURE_EDIT
     + r"""
@@ -188,10 +188,13 @@ local body = redis.call('GET', KEYS[1])
 if not body then return {} end
 local record = cjson.decode(body)
 local named, also = {[record.item.feed] = true}, {}
-for _, name in ipairs(record.also) do named[name] = true; also[#also + 1] = name end
+for _, o in ipairs(record.also) do
+  named[type(o) == 'table' and o.feed or o] = true; also[#also + 1] = o
+end
 local n, added = tonumber(ARGV[4]), false
 for i = 5, 4 + n do
-  if not named[ARGV[i]] then named[ARGV[i]] = true; also[#also + 1] = ARGV[i]; added = true end
+  local o = cjson.decode(ARGV[i])
+  if not named[o.feed] then named[o.feed] = true; also[#also + 1] = o; added = true end
 end
 if not added then return {} end
 -- The edits first, the body last: a script that fails part-way is not rolled back, and a body
@@ -214,100 +217,47 @@ return edits
 """
 )
 
-# The story index. `story:{id}` is a story's record (sig, outlets, logical expiry); `storyitem:{h}`
-# and `storyband:{band}` point at a story and expire with it (PX). A band points at one story: the
-# first live one to claim it; a story renews the bands it holds whenever a copy joins it. The record's
-# logical expiry (the caller's `now` + TTL) decides whether a story is alive; PX only frees memory.
+# The event index's candidates for one new copy: every index key's newest `postings` events, each key
+# giving its events one vote divided among them (as `events.link.rank`), the `max` best ranked (ties:
+# the smaller id). Read-only: the caller WATCHes these keys, then these ids' records, and re-reads
+# the records before deciding.
 #
-# KEYS: 1 item key, 2 own story record, 3... band keys.
-# ARGV: 1 story key prefix, 2 own story id, 3 outlet, 4 now (ms), 5 ttl (ms), 6 signature (packed, or
-#       ''), 7 equal signature values needed, 8 candidates to confirm at most.
-# Returns {story id, outlets joined by \31}.
-FIND_OR_ADD_STORY = r"""
-local story_prefix, own, outlet = ARGV[1], ARGV[2], ARGV[3]
-local now, ttl, sig = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local needed, max_candidates = tonumber(ARGV[7]), tonumber(ARGV[8])
-local band_keys = {unpack(KEYS, 3)}
-local holders = #band_keys > 0 and redis.call('MGET', unpack(band_keys)) or {}
-
-local function record(id)
-  if not id then return nil end
-  local fields = redis.call('HMGET', story_prefix .. id, 'expires', 'sig', 'outlets')
-  if fields[1] and tonumber(fields[1]) > now then return fields end
-  return nil
-end
-
-local function equal_values(a, b)
-  if #a ~= #b then return 0 end
-  local n = 0
-  for i = 1, #a, 4 do
-    if string.sub(a, i, i + 3) == string.sub(b, i, i + 3) then n = n + 1 end
-  end
-  return n
-end
-
--- Stories holding this text's bands, most bands first (ties: the smaller id, as the embedded store).
-local function candidates()
-  local votes, ids = {}, {}
-  for _, id in ipairs(holders) do
-    if id then
-      if not votes[id] then votes[id] = 0; ids[#ids + 1] = id end
-      votes[id] = votes[id] + 1
-    end
-  end
-  table.sort(ids, function(a, b)
-    if votes[a] ~= votes[b] then return votes[a] > votes[b] end
-    return a < b
-  end)
-  return ids
-end
-
--- The live candidate sharing the most signature values, if enough; the first among equals.
-local function similar_story()
-  if sig == '' then return nil, nil end
-  local best, best_fields, best_n, checked = nil, nil, needed - 1, 0
-  for _, id in ipairs(candidates()) do
-    if checked >= max_candidates then break end
-    local fields = record(id)
-    if fields then
-      checked = checked + 1
-      local n = equal_values(sig, fields[2])
-      if n > best_n then best, best_fields, best_n = id, fields, n end
-    end
-  end
-  return best, best_fields
-end
-
-local function with_outlet(outlets)
-  for name in string.gmatch(outlets, '[^\31]+') do
-    if name == outlet then return outlets end
-  end
-  return outlets .. '\31' .. outlet
-end
-
--- The story this item joined before, else the one it started, else a similar one, else a new one.
-local story = redis.call('GET', KEYS[1])
-local fields = record(story)
-if not fields then story, fields = own, record(own) end
-if not fields then story, fields = similar_story() end
-local outlets
-if fields then
-  outlets = with_outlet(fields[3])
-else
-  story, outlets = own, outlet
-  redis.call('HSET', KEYS[2], 'sig', sig)
-end
-local key = story_prefix .. story
-redis.call('HSET', key, 'outlets', outlets, 'expires', string.format('%d', now + ttl))
-redis.call('PEXPIRE', key, ttl)
-redis.call('SET', KEYS[1], story, 'PX', ttl)
-for i, band in ipairs(band_keys) do
-  local holder = holders[i]
-  if not holder or holder == story or not record(holder) then
-    redis.call('SET', band, story, 'PX', ttl)
+# KEYS: index keys; ARGV: postings per key, candidates at most. Returns the ids, best first.
+EVENT_CANDIDATES = r"""
+local postings, most = tonumber(ARGV[1]), tonumber(ARGV[2])
+local votes, ids = {}, {}
+for _, key in ipairs(KEYS) do
+  local members = redis.call('ZREVRANGE', key, 0, postings - 1)
+  local n = #members
+  for _, id in ipairs(members) do
+    if not votes[id] then votes[id] = 0; ids[#ids + 1] = id end
+    votes[id] = votes[id] + 1.0 / n
   end
 end
-return {story, outlets}
+table.sort(ids, function(a, b)
+  if votes[a] ~= votes[b] then return votes[a] > votes[b] end
+  return a < b
+end)
+local out = {}
+for i = 1, math.min(#ids, most) do out[i] = ids[i] end
+return out
+"""
+
+# File one event decision: its record, the item's pointer to it, and the event under each index key
+# (a sorted set by time, cut to its newest `postings`), every key expiring with the record. Run inside
+# the caller's MULTI, after its WATCH: all of it or none.
+#
+# KEYS: record, item pointer, index keys...; ARGV: event id, record JSON, ttl (ms), score, postings.
+FILE_EVENT = r"""
+local id, ttl, score, postings = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+redis.call('SET', KEYS[2], id, 'PX', ttl)
+for i = 3, #KEYS do
+  redis.call('ZADD', KEYS[i], score, id)
+  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(postings + 1))
+  redis.call('PEXPIRE', KEYS[i], ttl)
+end
+return 1
 """
 
 # Leases expire on Redis's own clock (PX), so replicas with skewed clocks agree on who holds one.

@@ -7,7 +7,10 @@ the Redis server's clock; everything else compares the `now` the caller passes.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
+import random
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,27 +20,29 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from service.errors import StoreError
-from service.models import Alert, FeedState
+from service.events.link import MAX_CANDIDATES, POSTINGS, EventRecord, Report
+from service.models import Alert, FeedState, Outlet
 from service.redact import hide_password
 from service.registry import StoreSettings, StoreType
 from service.state import redis_lua
-from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
-from service.state.fingerprint import (
-    MAX_CANDIDATES,
-    Fingerprint,
-    matches_needed,
-    pack_signature,
-    story_id_for,
+from service.state.codec import (
+    decode_alert,
+    decode_feed_state,
+    encode_alert,
+    encode_feed_state,
+    encode_outlet,
 )
-from service.state.protocol import Ack, Delivery, DeliveryStatus, StoryMatch, parse_slot
+from service.state.event_index import EventRequest, known_event, plan
+from service.state.protocol import Ack, Delivery, DeliveryStatus, EventMatch, parse_slot
 
 _SEP = "\x1f"
 CLAIM_SCAN_FACTOR = 4  # a claim scans at most this many times `limit` due members (others' claims)
 ACK_CHUNK = 500  # acks per script call, so that one call never holds the server for long
+EVENT_ATTEMPTS = 50  # WATCH conflicts tolerated for one event decision before the poll fails
 CLIENT_NAME = "newsalert"  # shown by CLIENT LIST, so an operator can tell these connections apart
 _SCRIPTS = {
     "unseen": redis_lua.UNSEEN_ITEMS,
@@ -46,7 +51,8 @@ _SCRIPTS = {
     "claim_due": redis_lua.CLAIM_DUE,
     "ack": redis_lua.ACK_DELIVERIES,
     "note_outlets": redis_lua.NOTE_OUTLETS,
-    "story": redis_lua.FIND_OR_ADD_STORY,
+    "event_candidates": redis_lua.EVENT_CANDIDATES,
+    "file_event": redis_lua.FILE_EVENT,
     "acquire": redis_lua.ACQUIRE_LEASE,
     "renew": redis_lua.RENEW_LEASE,
     "release": redis_lua.RELEASE_LEASE,
@@ -89,21 +95,18 @@ class Keys:
     def index(self) -> str:
         return f"{self.prefix}outbox:all"
 
-    @property
-    def story_prefix(self) -> str:
-        return f"{self.prefix}story:"
+    def event(self, event_id: str) -> str:
+        """An event's record (JSON: reports, outlets, logical expiry)."""
+        return f"{self.prefix}event:{event_id}"
 
-    def story(self, story_id: str) -> str:
-        """A story's record: signature, outlets, logical expiry."""
-        return f"{self.story_prefix}{story_id}"
+    def event_item(self, item_key: str) -> str:
+        """The event an item joined (item keys are hashed: they hold feed names and URLs)."""
+        return f"{self.prefix}eventitem:{hashlib.blake2b(item_key.encode(), digest_size=8).hexdigest()}"
 
-    def story_item(self, item_key: str) -> str:
-        """The story an item joined (item keys are hashed: they hold feed names and URLs)."""
-        return f"{self.prefix}storyitem:{hashlib.blake2b(item_key.encode(), digest_size=8).hexdigest()}"
-
-    def story_band(self, band: str) -> str:
-        """The story holding one LSH band key."""
-        return f"{self.prefix}storyband:{band}"
+    def event_key(self, key: str) -> str:
+        """The events filed under one index key (a sorted set, newest last): anchor keys are hashed,
+        as they hold names in any script."""
+        return f"{self.prefix}eventkey:{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}"
 
     @property
     def schedule(self) -> str:
@@ -226,35 +229,60 @@ class RedisStore:
 
     # -- stories ----------------------------------------------------------------------------------
 
-    async def find_or_add_story(
-        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
-    ) -> StoryMatch:
-        keys, args = self.story_call(item_key, fp, outlet, now)
-        story, outlets = await self._script("story", keys, args)
-        return StoryMatch(story, story == story_id_for(item_key), tuple(outlets.split(_SEP)))
+    async def find_or_add_event(
+        self, item_key: str, report: Report, outlet: Outlet, now: datetime
+    ) -> EventMatch:
+        """Optimistic and atomic: the keys read are WATCHed, the writes go in one MULTI; a replica
+        that changed any of them in between makes the EXEC fail, and the decision is taken again on
+        what it wrote. Contention only costs retries; the answer is the one a serial run gives."""
+        request = EventRequest(item_key, report, outlet, now.timestamp(), self.story_ttl)
+        for attempt in range(EVENT_ATTEMPTS):
+            try:
+                match: EventMatch = await self._call(self._event_attempt(request))
+                return match
+            except StoreError as exc:
+                if not isinstance(exc.__cause__, WatchError) or attempt == EVENT_ATTEMPTS - 1:
+                    raise
+            await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
+        raise StoreError("redis: the event index stayed contended")  # pragma: no cover
 
-    def story_call(
-        self, item_key: str, fp: Fingerprint | None, outlet: str, now: datetime
-    ) -> tuple[list[str], list[Any]]:
-        """The story script's KEYS and ARGV (public so a bulk loader can pipeline the same script)."""
-        own = story_id_for(item_key)
-        bands = () if fp is None else fp.bands
-        keys = [self.keys.story_item(item_key), self.keys.story(own), *map(self.keys.story_band, bands)]
-        args = [
-            self.keys.story_prefix,
-            own,
-            outlet,
-            int(now.timestamp() * 1000),
-            max(1, int(self.story_ttl * 1000)),
-            b"" if fp is None else pack_signature(fp.signature),
-            matches_needed(),
-            MAX_CANDIDATES,
-        ]
-        return keys, args
+    async def _event_attempt(self, req: EventRequest) -> EventMatch:
+        keys = self.keys
+        item_key, own_key = keys.event_item(req.item_key), keys.event(req.own_id)
+        lookup = req.report.lookup_keys()
+        async with self.redis.pipeline(transaction=True) as watching:
+            await watching.watch(item_key, own_key, *(keys.event_key(k) for k in lookup))
+            pointer = str(found) if (found := await self.redis.get(item_key)) else None
+            known = known_event(req, *await self._event_records([pointer, req.own_id], req.now))
+            if known is not None:
+                await watching.unwatch()  # type: ignore[no-untyped-call]
+                return known.match
+            index = [keys.event_key(k) for k in lookup]
+            candidates = await self._scripts["event_candidates"](keys=index, args=[POSTINGS, MAX_CANDIDATES])
+            if candidates:
+                await watching.watch(*(keys.event(e) for e in candidates))
+            records = [r for r in await self._event_records(candidates, req.now) if r is not None]
+            decided = plan(req, records)
+            record = decided.record
+            assert record is not None
+            ttl = max(1, int(req.ttl * 1000))
+            watching.multi()  # type: ignore[no-untyped-call]
+            filed = [keys.event(record.id), item_key, *(keys.event_key(k) for k in decided.index)]
+            args = [record.id, record.encode(), ttl, req.now, POSTINGS]
+            await self._scripts["file_event"](keys=filed, args=args, client=watching)
+            await watching.execute()
+            return decided.match
 
-    @property
-    def story_script_sha(self) -> str:
-        return str(self._scripts["story"].sha)
+    async def _event_records(self, ids: Sequence[str | None], now: float) -> list[EventRecord | None]:
+        """The live records of `ids`, None for an id without one (or None)."""
+        names = [self.keys.event(i) for i in ids if i]
+        texts = iter(await self.redis.mget(names) if names else [])
+        out: list[EventRecord | None] = []
+        for event in ids:
+            text = next(texts) if event else None
+            record = EventRecord.decode(text) if text else None
+            out.append(record if record is not None and record.expires > now else None)
+        return out
 
     # -- schedule and leases ----------------------------------------------------------------------
     # Due times use the `now` the caller passes; lease expiry uses the Redis server's clock (PX), so
@@ -290,9 +318,9 @@ class RedisStore:
         return bool(await self._script("enqueue", keys, args))
 
     async def note_outlets(
-        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[str], now: datetime
+        self, alert_id: str, sinks: Sequence[str], outlets: Sequence[Outlet], now: datetime
     ) -> list[str]:
-        names = list(dict.fromkeys(outlets))
+        names = list({o.feed: json.dumps(encode_outlet(o), ensure_ascii=False) for o in outlets}.values())
         keys = [self.keys.alert(alert_id), self.keys.due, self.keys.index]
         args = [
             self.keys.delivery_prefix,

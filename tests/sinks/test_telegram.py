@@ -20,7 +20,7 @@ import pytest
 import structlog
 
 from service.errors import OptionError, PermanentDeliveryError, RetryLater
-from service.models import Alert
+from service.models import Alert, Outlet
 from service.sinks.base import Throttled
 from service.sinks.outbox import Outbox, RetryPolicy
 from service.sinks.pacing import Pacer
@@ -496,13 +496,29 @@ async def test_an_edit_rewrites_the_sent_message_with_the_new_outlets(
     first = alert()
     receipt = await target.send(first)
     assert receipt is not None
-    await target.edit(replace(first, also_reported_by=("outlet-b",)), receipt)
+    await target.edit(replace(first, also_reported_by=(Outlet("outlet-b"),)), receipt)
     [edit] = bot_api.edits
     assert (edit["chat_id"], edit["message_id"], edit["parse_mode"]) == ("-100123", 1, "HTML")
     assert edit["link_preview_options"] == {"is_disabled": True}
     assert "Also reported by: outlet-b" in edit["text"]
     assert "Also reported by" not in bot_api.accepted[0]["text"]
     assert len(bot_api.messages) == 1  # nothing sent anew
+
+
+async def test_other_outlets_are_named_with_their_language_and_linked_to_their_copy(
+    bot_api: BotApi, bot: TelegramBot, session: aiohttp.ClientSession
+) -> None:
+    target = sink(session, bot_api, bot)
+    first = alert()
+    receipt = await target.send(first)
+    assert receipt is not None
+    others = (Outlet("irna", "fa", "https://irna.example/1?a=1&b=2"), Outlet("rudaw", "ckb", "not-a-url"))
+    await target.edit(replace(first, also_reported_by=others), receipt)
+    [edit] = bot_api.edits
+    assert (
+        'Also reported by: <a href="https://irna.example/1?a=1&amp;b=2">irna (fa)</a>, rudaw (ckb)'
+        in edit["text"]
+    )
 
 
 async def test_an_edit_to_a_text_already_shown_counts_as_done(
@@ -538,7 +554,7 @@ async def test_a_message_that_cannot_be_edited_parks_the_edit_and_sends_nothing(
     await store.enqueue_alert(alert(), ["t"], clock())
     await box.deliver_due()
     bot_api.shown.clear()  # the message was deleted in the chat
-    assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
+    assert await store.note_outlets("alert1", ["t"], [Outlet("outlet-b")], clock()) == ["t"]
     await box.deliver_due()
     rows = {d.edit: d for d in await store.deliveries()}
     assert rows[True].status is DeliveryStatus.PARKED
@@ -553,7 +569,7 @@ async def test_an_edit_through_the_outbox_honours_a_flood_wait_and_counts_not_mo
     store, box, clock = edit_outbox
     await store.enqueue_alert(alert(), ["t"], clock())
     await box.deliver_due()
-    assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
+    assert await store.note_outlets("alert1", ["t"], [Outlet("outlet-b")], clock()) == ["t"]
     bot_api.script = [FLOOD]
     stats = await box.deliver_due()
     assert stats.throttled == 1 and len(bot_api.edits) == 1
@@ -562,9 +578,9 @@ async def test_an_edit_through_the_outbox_honours_a_flood_wait_and_counts_not_mo
     await box.deliver_due()
     assert len(bot_api.edits) == 2 and "outlet-b" in bot_api.shown[("-100123", 1)]
     # The same edit once more (an answer lost after the edit went through): "not modified".
-    assert await store.note_outlets("alert1", ["t"], ["outlet-c"], clock()) == ["t"]
+    assert await store.note_outlets("alert1", ["t"], [Outlet("outlet-c")], clock()) == ["t"]
     bot_api.shown[("-100123", 1)] = render_telegram(
-        replace(alert(), also_reported_by=("outlet-b", "outlet-c"))
+        replace(alert(), also_reported_by=(Outlet("outlet-b"), Outlet("outlet-c")))
     )
     await box.deliver_due()
     edit = next(d for d in await store.deliveries() if d.edit)
@@ -597,7 +613,7 @@ async def test_many_outlets_are_capped_so_the_edited_message_still_fits(
     first = alert(summary="ملخص " * 2000)
     receipt = await target.send(first)
     assert receipt is not None
-    outlets = tuple(f"outlet-{n:03}-{'x' * 80}" for n in range(60))
+    outlets = tuple(Outlet(f"outlet-{n:03}-{'x' * 80}") for n in range(60))
     await target.edit(replace(first, also_reported_by=outlets), receipt)
     [edit] = bot_api.edits
     assert len(edit["text"]) <= 4096 and edit["text"].endswith("and 50 more")
@@ -628,7 +644,7 @@ async def test_an_edit_is_counted_as_edited_not_as_another_delivery(
     try:
         await store.enqueue_alert(alert(), ["t"], clock())
         await box.deliver_due()
-        assert await store.note_outlets("alert1", ["t"], ["outlet-b"], clock()) == ["t"]
+        assert await store.note_outlets("alert1", ["t"], [Outlet("outlet-b")], clock()) == ["t"]
         await box.deliver_due()
         assert telemetry.outcomes == [("t", "delivered"), ("t", "edited")]
     finally:

@@ -32,6 +32,8 @@ def test_the_documented_context_is_available() -> None:
         "hits",
         "entities",
         "also_reported_by",
+        "outlets",
+        "breaking",
         "matched_terms",
         "published",
     }

@@ -301,7 +301,10 @@ async def test_a_signed_json_webhook_verifies_and_carries_the_spec_body(receiver
         "summary",
         "hits",
         "entities",
+        "also_reported_by",
+        "breaking",
     }
+    assert (payload["also_reported_by"], payload["breaking"]) == ([], False)
     assert payload["published"] == "2021-06-10T08:00:00Z"
     assert payload["hits"][1] == {"term": "@rocket", "text": "بصاروخين", "field": "content"}
 

@@ -17,7 +17,6 @@ from service.state.fingerprint import (
     STORY_THRESHOLD,
     Fingerprint,
     fingerprint,
-    matches_needed,
     pack_signature,
     similarity,
     story_id_for,
@@ -120,11 +119,6 @@ def test_signatures_pack_to_bytes_and_back() -> None:
     fp = fp_of("airport-attack-a.txt")
     assert unpack_signature(pack_signature(fp.signature)) == fp.signature
     assert unpack_signature(b"short") == ()
-
-
-@pytest.mark.parametrize(("threshold", "needed"), [(0.5, 32), (0.51, 33), (0.0, 0), (1.0, 64)])
-def test_matches_needed_is_the_smallest_count_reaching_the_threshold(threshold: float, needed: int) -> None:
-    assert matches_needed(threshold) == needed
 
 
 def test_story_ids_are_stable_and_distinct_per_item_key() -> None:

@@ -13,12 +13,16 @@ import pytest
 import redis.asyncio as aioredis
 
 from service.errors import StoreLockedError
-from service.models import Alert, FeedState, Hit, Item, Match
+from service.events.anchors import default_finder
+from service.events.link import Report
+from service.models import Alert, FeedState, Hit, Item, Match, Outlet
 from service.state.embedded import EmbeddedStore
-from service.state.fingerprint import Fingerprint, fingerprint, story_id_for
-from service.state.protocol import Ack, Delivery, DeliveryStatus, Store, StoryMatch
+from service.state.fingerprint import story_id_for
+from service.state.protocol import Ack, Delivery, DeliveryStatus, EventMatch, Store
 from service.state.redis_store import RedisStore
 from tests.conftest import FIXTURES, REDIS_URL
+from tests.events import corpus
+from tests.events.corpus import report_for
 from tests.state.conftest import FIXTURES as STATE_FIXTURES
 
 NOW = datetime(2021, 6, 10, 8, 0, tzinfo=UTC)
@@ -141,13 +145,12 @@ async def test_the_embedded_store_keeps_state_across_reopening(tmp_path: Path) -
         await second.close()
 
 
-# -- stories ----------------------------------------------------------------------------------------
+# -- events ------------------------------------------------------------------------------------------
 
 
-def fixture_fp(name: str) -> Fingerprint:
-    found = fingerprint("", text_of(name))
-    assert found is not None
-    return found
+def fixture_report(name: str, at: datetime = NOW, title: str = "") -> Report:
+    item = Item(id=name, feed="x", title=title, content=text_of(name), published=at, language="ar")
+    return report_for(item)
 
 
 def text_of(name: str) -> str:
@@ -155,66 +158,108 @@ def text_of(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-async def test_a_syndicated_copy_joins_the_first_copys_story_and_lists_both_outlets(store: Store) -> None:
-    first = await store.find_or_add_story("shafaq\x1f1", fixture_fp("seed-article.txt"), "shafaq", NOW)
-    assert first == StoryMatch(story_id_for("shafaq\x1f1"), True, ("shafaq",))
-    copy = await store.find_or_add_story("mada\x1f9", fixture_fp("seed-syndicated.txt"), "mada", NOW)
-    assert copy == StoryMatch(first.story_id, False, ("shafaq", "mada"))
+def outlet(feed: str, language: str | None = "ar") -> Outlet:
+    return Outlet(feed, language, f"https://{feed}.example/1", NOW.timestamp())
 
 
-async def test_two_different_attacks_at_the_same_airport_are_two_stories(store: Store) -> None:
-    a = await store.find_or_add_story("f\x1fa", fixture_fp("airport-attack-a.txt"), "f", NOW)
-    b = await store.find_or_add_story("g\x1fb", fixture_fp("airport-attack-b.txt"), "g", NOW)
+async def test_a_syndicated_copy_joins_the_first_copys_event_and_lists_both_outlets(store: Store) -> None:
+    seed, syndicated = fixture_report("seed-article.txt"), fixture_report("seed-syndicated.txt")
+    first = await store.find_or_add_event("shafaq\x1f1", seed, outlet("shafaq"), NOW)
+    assert first == EventMatch(story_id_for("shafaq\x1f1"), True, (outlet("shafaq"),), "new")
+    copy_ = await store.find_or_add_event("mada\x1f9", syndicated, outlet("mada"), NOW)
+    assert (copy_.event_id, copy_.is_new, copy_.how) == (first.event_id, False, "text")
+    assert copy_.outlets == (outlet("shafaq"), outlet("mada"))
+
+
+async def test_two_different_attacks_at_the_same_airport_are_two_events(store: Store) -> None:
+    a = await store.find_or_add_event("f\x1fa", fixture_report("airport-attack-a.txt"), outlet("f"), NOW)
+    b = await store.find_or_add_event("g\x1fb", fixture_report("airport-attack-b.txt"), outlet("g"), NOW)
     assert a.is_new and b.is_new
-    assert a.story_id != b.story_id
-    english = await store.find_or_add_story("h\x1fe", fixture_fp("seed-english.txt"), "h", NOW)
-    assert english.is_new
+    assert a.event_id != b.event_id
 
 
-async def test_the_same_item_key_always_lands_in_the_same_story(store: Store) -> None:
-    seed, copy = fixture_fp("seed-article.txt"), fixture_fp("seed-syndicated.txt")
-    first = await store.find_or_add_story("a\x1f1", seed, "a", NOW)
-    joined = await store.find_or_add_story("b\x1f2", copy, "b", NOW)
-    assert await store.find_or_add_story("a\x1f1", seed, "a", NOW) == StoryMatch(
-        first.story_id, True, ("a", "b")
+async def test_reports_in_four_languages_are_one_event_and_the_next_days_attack_another(store: Store) -> None:
+    firsts = ["victory-1-shafaq", "victory-1-irna-fa", "victory-1-rudaw-ckb", "victory-1-reuters"]
+    found = [
+        await store.find_or_add_event(c, corpus.copy(c).report, corpus.copy(c).outlet, NOW) for c in firsts
+    ]
+    assert len({m.event_id for m in found}) == 1
+    assert [o.language for o in found[-1].outlets] == ["ar", "fa", "ckb", "en"]
+    assert {m.how for m in found[1:]} == {"anchors"}
+    second = corpus.copy("victory-2-shafaq")
+    next_day = await store.find_or_add_event(second.id, second.report, second.outlet, NOW)
+    assert next_day.is_new
+    assert found[0].event_id in dict(next_day.refused)
+
+
+async def test_one_template_a_week_apart_is_two_events_even_seen_at_the_same_moment(store: Store) -> None:
+    """The Security Media Cell's fixed wording scores as a near copy; its dates and counts differ."""
+    first, later = (
+        corpus.copy("victory-1-security-media-cell"),
+        corpus.copy("smc-template-later-security-media-cell"),
     )
-    assert await store.find_or_add_story("b\x1f2", copy, "b", NOW) == joined
+    a = await store.find_or_add_event(first.id, first.report, first.outlet, NOW)
+    b = await store.find_or_add_event(later.id, later.report, later.outlet, NOW)
+    assert a.is_new and b.is_new
 
 
-async def test_an_outlet_reporting_a_story_twice_is_listed_once(store: Store) -> None:
-    await store.find_or_add_story("a\x1f1", fixture_fp("seed-article.txt"), "a", NOW)
-    again = await store.find_or_add_story("a\x1f2", fixture_fp("seed-syndicated.txt"), "a", NOW)
-    assert again.outlets == ("a",)
+async def test_the_same_item_key_always_lands_in_the_same_event(store: Store) -> None:
+    seed, syndicated = fixture_report("seed-article.txt"), fixture_report("seed-syndicated.txt")
+    first = await store.find_or_add_event("a\x1f1", seed, outlet("a"), NOW)
+    joined = await store.find_or_add_event("b\x1f2", syndicated, outlet("b"), NOW)
+    again = await store.find_or_add_event("a\x1f1", seed, outlet("a"), NOW)
+    assert (again.event_id, again.is_new, again.outlets, again.how) == (
+        first.event_id,
+        True,
+        (outlet("a"), outlet("b")),
+        "again",
+    )
+    repeat = await store.find_or_add_event("b\x1f2", syndicated, outlet("b"), NOW)
+    assert (repeat.event_id, repeat.is_new) == (joined.event_id, False)
+
+
+async def test_an_outlet_reporting_an_event_twice_is_listed_once(store: Store) -> None:
+    await store.find_or_add_event("a\x1f1", fixture_report("seed-article.txt"), outlet("a"), NOW)
+    again = await store.find_or_add_event("a\x1f2", fixture_report("seed-syndicated.txt"), outlet("a"), NOW)
+    assert again.outlets == (outlet("a"),)
     assert not again.is_new
 
 
-async def test_an_item_without_a_fingerprint_is_a_story_of_its_own(store: Store) -> None:
-    alone = await store.find_or_add_story("a\x1f1", None, "a", NOW)
-    assert alone == StoryMatch(story_id_for("a\x1f1"), True, ("a",))
-    assert await store.find_or_add_story("a\x1f1", None, "a", NOW) == alone
-    other = await store.find_or_add_story("b\x1f1", None, "b", NOW)
-    assert other.story_id != alone.story_id
+async def test_a_report_with_nothing_to_link_by_is_an_event_of_its_own(store: Store) -> None:
+    bare = Report(NOW.timestamp(), default_finder().find(Item(id="x", feed="a", title="ok")))
+    alone = await store.find_or_add_event("a\x1f1", bare, outlet("a"), NOW)
+    assert alone.is_new and alone.event_id == story_id_for("a\x1f1")
+    other = await store.find_or_add_event("b\x1f1", bare, outlet("b"), NOW)
+    assert other.is_new and other.event_id != alone.event_id
 
 
-async def test_a_story_is_forgotten_story_ttl_after_its_latest_copy(store: Store) -> None:
-    seed, copy = fixture_fp("seed-article.txt"), fixture_fp("seed-syndicated.txt")
-    first = await store.find_or_add_story("a\x1f1", seed, "a", NOW)
+async def test_an_event_is_forgotten_story_ttl_after_its_latest_copy(store: Store) -> None:
+    seed, syndicated = fixture_report("seed-article.txt"), fixture_report("seed-syndicated.txt")
+    first = await store.find_or_add_event("a\x1f1", seed, outlet("a"), NOW)
     later = NOW + timedelta(seconds=STORY_TTL * 0.9)
-    assert (await store.find_or_add_story("b\x1f1", copy, "b", later)).story_id == first.story_id
-    # The copy kept the story alive past the first copy's own TTL...
-    third = await store.find_or_add_story("c\x1f1", seed, "c", NOW + timedelta(seconds=STORY_TTL * 1.5))
-    assert third.story_id == first.story_id
-    # ...and once no copy came for a whole TTL, the same text starts a new story.
-    gone = NOW + timedelta(seconds=STORY_TTL * 2.6)
-    assert (await store.find_or_add_story("d\x1f1", seed, "d", gone)).is_new
-
-
-async def test_copies_added_at_the_same_instant_end_as_one_story(store: Store) -> None:
-    texts = ["seed-article.txt", "seed-syndicated.txt"] * 4
-    found = await asyncio.gather(
-        *(store.find_or_add_story(f"f{i}\x1f{i}", fixture_fp(t), f"f{i}", NOW) for i, t in enumerate(texts))
+    assert (
+        await store.find_or_add_event("b\x1f1", syndicated, outlet("b"), later)
+    ).event_id == first.event_id
+    # The copy kept the event alive past the first copy's own TTL...
+    third = await store.find_or_add_event(
+        "c\x1f1", seed, outlet("c"), NOW + timedelta(seconds=STORY_TTL * 1.5)
     )
-    assert len({m.story_id for m in found}) == 1
+    assert third.event_id == first.event_id
+    # ...and once no copy came for a whole TTL, the same text starts a new event.
+    gone = NOW + timedelta(seconds=STORY_TTL * 2.6)
+    assert (await store.find_or_add_event("d\x1f1", seed, outlet("d"), gone)).is_new
+
+
+async def test_copies_added_at_the_same_instant_end_as_one_event(store: Store) -> None:
+    """Two languages and two texts, eight callers at once: the store decides atomically."""
+    names = ["victory-1-shafaq", "victory-1-irna-fa", "victory-1-rudaw-ckb", "victory-1-reuters"] * 2
+    found = await asyncio.gather(
+        *(
+            store.find_or_add_event(f"{n}\x1f{i}", corpus.copy(n).report, outlet(f"f{i}"), NOW)
+            for i, n in enumerate(names)
+        )
+    )
+    assert len({m.event_id for m in found}) == 1
     assert sum(m.is_new for m in found) == 1
 
 
@@ -447,7 +492,11 @@ async def test_the_outbox_depth_counts_pending_deliveries(store: Store) -> None:
     assert await store.outbox_depth() == 1
 
 
-# -- a later copy of a story: the alert's outlets, and edits of messages already sent ---------------
+# -- a later copy of an event: the alert's outlets, and edits of messages already sent ---------------
+
+
+def outs(*feeds: str) -> tuple[Outlet, ...]:
+    return tuple(Outlet(f) for f in feeds)
 
 
 def delivered(delivery: Delivery, receipt: str | None) -> Ack:
@@ -473,11 +522,11 @@ async def send_all(store: Store, receipts: dict[str, str | None], owner: str = "
 
 async def test_a_later_outlet_reaches_a_delivery_still_pending(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1"], NOW)
-    assert await store.note_outlets("a1", ["s1"], ["f", "g"], NOW) == []
-    assert await store.note_outlets("a1", ["s1"], ["g", "f"], NOW) == []  # nothing new
+    assert await store.note_outlets("a1", ["s1"], outs("f", "g"), NOW) == []
+    assert await store.note_outlets("a1", ["s1"], outs("g", "f"), NOW) == []  # nothing new
     [pending] = await store.claim_due(NOW, "replica-a", 30)
-    assert (pending.alert.also_reported_by, pending.edit) == (("g",), False)
-    assert pending.alert == replace(make_alert(), also_reported_by=("g",))
+    assert (pending.alert.also_reported_by, pending.edit) == (outs("g"), False)
+    assert pending.alert == replace(make_alert(), also_reported_by=outs("g"))
     await store.ack_deliveries([delivered(pending, "r1")])
     [only] = await store.deliveries()  # the send carried the outlet already: no edit
     assert (only.status, only.receipt, only.edit) == (DeliveryStatus.DELIVERED, "r1", False)
@@ -485,8 +534,8 @@ async def test_a_later_outlet_reaches_a_delivery_still_pending(store: Store) -> 
 
 async def test_an_alert_never_lists_its_own_feed_and_an_unknown_alert_changes_nothing(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1"], NOW)
-    assert await store.note_outlets("a1", ["s1"], ["f"], NOW) == []
-    assert await store.note_outlets("nope", ["s1"], ["f", "g"], NOW) == []
+    assert await store.note_outlets("a1", ["s1"], outs("f"), NOW) == []
+    assert await store.note_outlets("nope", ["s1"], outs("f", "g"), NOW) == []
     [delivery] = await store.deliveries()
     assert delivery.alert == make_alert()
 
@@ -496,15 +545,15 @@ async def test_a_delivered_message_with_a_receipt_gets_one_pending_edit_however_
 ) -> None:
     await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
     await send_all(store, {"s1": '{"m":1}', "s2": None})
-    assert await store.note_outlets("a1", ["s1", "s2"], ["f", "g"], NOW) == ["s1"]
-    assert await store.note_outlets("a1", ["s1", "s2"], ["f", "g", "h"], NOW) == ["s1"]
-    assert await store.note_outlets("a1", ["s1", "s2"], ["f", "h"], NOW) == []
+    assert await store.note_outlets("a1", ["s1", "s2"], outs("f", "g"), NOW) == ["s1"]
+    assert await store.note_outlets("a1", ["s1", "s2"], outs("f", "g", "h"), NOW) == ["s1"]
+    assert await store.note_outlets("a1", ["s1", "s2"], outs("f", "h"), NOW) == []
     rows = await store.deliveries()
     edits = [d for d in rows if d.edit]
     assert [(d.sink, d.status, d.receipt, d.attempts) for d in edits] == [
         ("s1", DeliveryStatus.PENDING, '{"m":1}', 0)
     ]
-    assert edits[0].alert.also_reported_by == ("g", "h")
+    assert edits[0].alert.also_reported_by == outs("g", "h")
     assert {d.sink: d.receipt for d in rows if not d.edit} == {"s1": '{"m":1}', "s2": None}
     assert await store.outbox_depth() == 1
 
@@ -513,7 +562,7 @@ async def test_a_delivered_message_with_a_receipt_gets_one_pending_edit_however_
         "s1",
         True,
         '{"m":1}',
-        ("g", "h"),
+        outs("g", "h"),
     )
     assert await store.claim_due(NOW, "replica-b", 30, skip_sinks=["s2"]) == []
     assert await store.claim_due(NOW, "replica-a", 30, skip_sinks=["s1"]) == []  # an edit is its sink's
@@ -524,19 +573,19 @@ async def test_a_delivered_message_with_a_receipt_gets_one_pending_edit_however_
         ("s2", False): (DeliveryStatus.DELIVERED, None),
     }
     # Another outlet later: the same edit entry is due once more.
-    assert await store.note_outlets("a1", ["s1", "s2"], ["i"], NOW + timedelta(minutes=1)) == ["s1"]
+    assert await store.note_outlets("a1", ["s1", "s2"], outs("i"), NOW + timedelta(minutes=1)) == ["s1"]
     [again] = await store.claim_due(NOW + timedelta(minutes=1), "replica-a", 30)
-    assert (again.edit, again.attempts, again.alert.also_reported_by) == (True, 0, ("g", "h", "i"))
+    assert (again.edit, again.attempts, again.alert.also_reported_by) == (True, 0, outs("g", "h", "i"))
 
 
 async def test_a_parked_edit_stays_parked(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1"], NOW)
     await send_all(store, {"s1": "r"})
-    assert await store.note_outlets("a1", ["s1"], ["g"], NOW) == ["s1"]
+    assert await store.note_outlets("a1", ["s1"], outs("g"), NOW) == ["s1"]
     [edit] = await store.claim_due(NOW, "replica-a", 30)
     parked = Ack("a1", "s1", edit.claim, DeliveryStatus.PARKED, NOW, "message can't be edited", edit=True)
     assert await store.ack_deliveries([parked]) == [True]
-    assert await store.note_outlets("a1", ["s1"], ["h"], NOW) == []
+    assert await store.note_outlets("a1", ["s1"], outs("h"), NOW) == []
     assert await store.claim_due(NOW + timedelta(hours=1), "replica-a", 30) == []
     assert [(d.edit, d.status) for d in await store.deliveries() if d.edit] == [(True, DeliveryStatus.PARKED)]
 
@@ -544,24 +593,24 @@ async def test_a_parked_edit_stays_parked(store: Store) -> None:
 async def test_outlets_named_while_a_send_is_in_flight_are_followed_by_an_edit(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1"], NOW)
     [sending] = await store.claim_due(NOW, "replica-a", 30)
-    assert await store.note_outlets("a1", ["s1"], ["g"], NOW) == []
+    assert await store.note_outlets("a1", ["s1"], outs("g"), NOW) == []
     assert await store.ack_deliveries([delivered(sending, "r")]) == [True]
     [edit] = await store.claim_due(NOW, "replica-a", 30)
-    assert (edit.edit, edit.receipt, edit.alert.also_reported_by) == (True, "r", ("g",))
+    assert (edit.edit, edit.receipt, edit.alert.also_reported_by) == (True, "r", outs("g"))
     # An edit in flight when yet another outlet arrives is due again once it is acknowledged.
-    assert await store.note_outlets("a1", ["s1"], ["h"], NOW) == ["s1"]
+    assert await store.note_outlets("a1", ["s1"], outs("h"), NOW) == ["s1"]
     assert await store.ack_deliveries([delivered(edit, None)]) == [True]
     [next_edit] = await store.claim_due(NOW, "replica-a", 30)
-    assert (next_edit.edit, next_edit.alert.also_reported_by) == (True, ("g", "h"))
+    assert (next_edit.edit, next_edit.alert.also_reported_by) == (True, outs("g", "h"))
 
 
 async def test_a_send_claimed_after_the_outlets_changed_needs_no_edit(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1"], NOW)
     [first] = await store.claim_due(NOW, "replica-a", 30)
-    assert await store.note_outlets("a1", ["s1"], ["g"], NOW) == []
+    assert await store.note_outlets("a1", ["s1"], outs("g"), NOW) == []
     assert await store.ack_deliveries([ack(first, DeliveryStatus.PENDING, None)]) == [True]  # given back
     [sending] = await store.claim_due(NOW, "replica-a", 30)  # reads the outlets as they stand
-    assert sending.alert.also_reported_by == ("g",)
+    assert sending.alert.also_reported_by == outs("g")
     assert await store.ack_deliveries([delivered(sending, "r")]) == [True]
     assert await store.claim_due(NOW + timedelta(hours=1), "replica-a", 30) == []
 
@@ -569,7 +618,7 @@ async def test_a_send_claimed_after_the_outlets_changed_needs_no_edit(store: Sto
 async def test_concurrent_copies_of_a_story_make_one_edit_naming_every_outlet(store: Store) -> None:
     await store.enqueue_alert(make_alert(), ["s1", "s2"], NOW)
     await send_all(store, {"s1": "r1", "s2": "r2"})
-    outlets = [["f", f"o{i}"] for i in range(12)] + [["f", "o3", "o4"]] * 4
+    outlets = [outs("f", f"o{i}") for i in range(12)] + [outs("f", "o3", "o4")] * 4
     answers = await asyncio.gather(*(store.note_outlets("a1", ["s1", "s2"], o, NOW) for o in outlets))
     assert all(answer in ([], ["s1", "s2"]) for answer in answers)
     edits = [d for d in await store.deliveries() if d.edit]
@@ -578,7 +627,7 @@ async def test_concurrent_copies_of_a_story_make_one_edit_naming_every_outlet(st
         ("s2", DeliveryStatus.PENDING),
     ]
     also = edits[0].alert.also_reported_by
-    assert sorted(also) == sorted(f"o{i}" for i in range(12))
+    assert sorted(o.feed for o in also) == sorted(f"o{i}" for i in range(12))
 
 
 async def test_an_embedded_directory_an_older_version_wrote_keeps_receipts(tmp_path: Path) -> None:
@@ -609,7 +658,7 @@ async def test_redis_keeps_an_edit_and_its_receipt_only_as_long_as_the_delivery(
     try:
         await store.enqueue_alert(make_alert(), ["s1"], NOW)
         await send_all(store, {"s1": "r"})
-        assert await store.note_outlets("a1", ["s1"], ["g"], NOW) == ["s1"]
+        assert await store.note_outlets("a1", ["s1"], outs("g"), NOW) == ["s1"]
         send_key = f"{store.keys.delivery_prefix}a1\x1fs1"
         edit_key = send_key + "#edit"
         assert await redis_client.hget(send_key, "receipt") == "r"

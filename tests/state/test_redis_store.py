@@ -15,14 +15,17 @@ import pytest
 import redis.asyncio as aioredis
 
 from service.errors import StoreError
-from service.models import FeedState
-from service.state.fingerprint import fingerprint
+from service.events.anchors import Anchors
+from service.events.link import Report
+from service.models import FeedState, Outlet
 from service.state.redis_store import RedisStore
-from tests.conftest import FIXTURES as SHARED_FIXTURES
 from tests.conftest import REDIS_URL
-from tests.state.conftest import FIXTURES, RedisServer, free_port
+from tests.events import corpus
+from tests.state.conftest import RedisServer, free_port
 
 NOW = datetime(2021, 6, 10, 8, 0, tzinfo=UTC)
+# A report with nothing to link by: an event of its own.
+QUIET = Report(NOW.timestamp(), Anchors(*(frozenset[str](),) * 6, followup=False))
 StartServer = Callable[..., RedisServer]
 
 
@@ -92,7 +95,7 @@ async def test_killed_client_connections_are_reopened_mid_use_without_an_error(
             ids = [f"{batches}-{i}" for i in range(50)]
             assert await store.unseen_items("f", ids, NOW) == ids
             await store.remember_items("f", ids, NOW)
-            await store.find_or_add_story(f"f\x1f{batches}", None, "f", NOW)
+            await store.find_or_add_event(f"f\x1f{batches}", QUIET, Outlet("f"), NOW)
             batches += 1
 
     polling = asyncio.create_task(poll_feeds())
@@ -189,11 +192,10 @@ def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-async def test_two_replicas_adding_copies_at_the_same_instant_end_with_one_story(
+async def test_two_replicas_seeing_two_languages_of_one_event_at_once_make_one_event(
     redis_prefix: str, redis_client: aioredis.Redis
 ) -> None:
-    seed = fingerprint("", (SHARED_FIXTURES / "seed-article.txt").read_text(encoding="utf-8"))
-    copy = fingerprint("", (FIXTURES / "seed-syndicated.txt").read_text(encoding="utf-8"))
+    arabic, persian = corpus.copy("victory-1-shafaq"), corpus.copy("victory-1-irna-fa")
     for round_ in range(10):
         # Two clients (two replicas) on a fresh key space each round, racing one another.
         replicas = [RedisStore(REDIS_URL, prefix=f"{redis_prefix}{round_}:") for _ in range(2)]
@@ -201,31 +203,32 @@ async def test_two_replicas_adding_copies_at_the_same_instant_end_with_one_story
             await replica.open()
         try:
             a, b = await asyncio.gather(
-                replicas[0].find_or_add_story("a\x1f1", seed, "a", NOW),
-                replicas[1].find_or_add_story("b\x1f1", copy, "b", NOW),
+                replicas[0].find_or_add_event(arabic.id, arabic.report, arabic.outlet, NOW),
+                replicas[1].find_or_add_event(persian.id, persian.report, persian.outlet, NOW),
             )
         finally:
             for replica in replicas:
                 await replica.close()
         first, second = (a, b) if a.is_new else (b, a)
-        assert not second.is_new and second.story_id == first.story_id
-        assert second.outlets == (*first.outlets, "b" if first is a else "a")
+        assert not second.is_new and second.event_id == first.event_id
+        assert [o.feed for o in second.outlets] == [
+            o.feed for o in (*first.outlets, persian.outlet if first is a else arabic.outlet)
+        ]
 
 
-async def test_story_and_lease_keys_expire_on_their_own_in_redis(
+async def test_event_and_lease_keys_expire_on_their_own_in_redis(
     redis_client: aioredis.Redis, redis_prefix: str
 ) -> None:
-    """Nothing the story index or a lease writes outlives its TTL, even if nobody cleans up."""
+    """Nothing the event index or a lease writes outlives its TTL, even if nobody cleans up."""
     store = RedisStore(REDIS_URL, prefix=redis_prefix, story_ttl=600)
     await store.open()
     try:
-        seed = fingerprint("", (SHARED_FIXTURES / "seed-article.txt").read_text(encoding="utf-8"))
-        assert seed is not None
-        await store.find_or_add_story("a\x1f1", seed, "a", datetime.now(UTC))
+        report = corpus.copy("victory-1-shafaq").report
+        await store.find_or_add_event("a\x1f1", report, Outlet("a"), datetime.now(UTC))
         await store.acquire_lease("f", "owner", 30, datetime.now(UTC))
-        story_keys = [k async for k in redis_client.scan_iter(match=f"{redis_prefix}story*")]
-        assert len(story_keys) == 2 + len(seed.bands)  # the record, the item, the bands
-        for key in story_keys:
+        event_keys = [k async for k in redis_client.scan_iter(match=f"{redis_prefix}event*")]
+        assert len(event_keys) == 2 + len(report.index_keys())  # the record, the item, the index keys
+        for key in event_keys:
             assert 0 < await redis_client.pttl(key) <= 600_000
         assert 0 < await redis_client.pttl(f"{redis_prefix}lease:f") <= 30_000
     finally:
@@ -249,12 +252,12 @@ async def test_a_note_of_outlets_that_fails_part_way_leaves_the_alert_to_be_note
     broken = store.keys.delivery_prefix + "a1\x1fbroken"
     await client.set(broken, "not a delivery")  # the script fails on it, after "tg" was seen
     with pytest.raises(StoreError):
-        await store.note_outlets("a1", ["broken", "tg"], ["outlet-b"], NOW)
+        await store.note_outlets("a1", ["broken", "tg"], [Outlet("outlet-b")], NOW)
     await client.delete(broken)
-    assert await store.note_outlets("a1", ["tg"], ["outlet-b"], NOW) == ["tg"]  # the retry
+    assert await store.note_outlets("a1", ["tg"], [Outlet("outlet-b", "fa")], NOW) == ["tg"]  # the retry
     [edit] = await store.claim_due(NOW, "o", 60)
     assert edit.edit and edit.receipt == receipt
-    assert edit.alert.also_reported_by == ("outlet-b",)
+    assert edit.alert.also_reported_by == (Outlet("outlet-b", "fa"),)
 
 
 async def test_deliveries_that_expired_with_their_alert_leave_the_due_set_and_the_index(
