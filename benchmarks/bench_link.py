@@ -44,7 +44,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from service import lexicon  # noqa: E402
-from service.events.anchors import ORG, PERSON, SITE, Anchors, _table, default_finder, place_names  # noqa: E402
+from service.events.anchors import (  # noqa: E402
+    ORG,
+    PERSON,
+    SITE,
+    Anchors,
+    _table,
+    default_finder,
+    place_names,
+)
 from service.events.link import POSTINGS, EventRecord, Report, decide  # noqa: E402
 from service.models import Item, Outlet  # noqa: E402
 from service.state.embedded import EmbeddedStore  # noqa: E402

@@ -17,10 +17,12 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from service import lexicon
 from service.feeds.fetch import Fetcher, FetchLimits
 from service.match import compile_matcher
-from service.models import Feed, Vocabulary, WatchlistDef
-from service.pipeline import Pipeline, alertable
+from service.models import Alert, Breaking, Feed, Outlet, Vocabulary, WatchlistDef
+from service.pipeline import Pipeline, alertable, breaking_outlets
+from service.sinks.render import render_text
 from service.sinks.outbox import Outbox
 from service.sinks.telegram import TelegramBot, TelegramSink
 from service.sources.rss import RssReader
@@ -29,6 +31,8 @@ from service.state.protocol import DeliveryStatus, Store
 from service.state.redis_store import RedisStore
 from service.worker import run_once
 from tests.conftest import REDIS_URL
+from tests.events import corpus
+from tests.events.corpus import Copy
 from tests.peers import BotApi
 from tests.sinks.test_outbox import ScriptedSink
 
@@ -340,3 +344,115 @@ async def test_a_later_copy_edits_the_telegram_message_already_sent_and_sends_no
         await session.close()
         await fetcher.close()
         await store.close()
+
+
+# -- events across languages, and breaking ------------------------------------------------------
+
+
+class Recorder:
+    """A sink that keeps every alert it is given."""
+
+    kind = "fake"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.alerts: list[Alert] = []
+
+    async def send(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+    async def close(self) -> None:
+        return None
+
+
+def corpus_feed(copies: list[Copy]) -> str:
+    entries = "".join(
+        f"<item><guid>{escape(c.id)}</guid><title>{escape(c.item.title)}</title><link>{escape(c.item.url)}</link>"
+        f"<pubDate>{format_datetime(c.item.published)}</pubDate><description>{escape(c.item.content)}</description></item>"
+        for c in copies
+        if c.item.published is not None
+    )
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'
+
+
+async def run_corpus(
+    tmp_path: Path, feed_server: FeedServer, copy_ids: list[str], breaking: dict[str, Breaking]
+) -> list[Alert]:
+    """Serve each copy from its outlet's feed, poll the feeds one after another, deliver."""
+    copies = [corpus.copy(c) for c in copy_ids]
+    outlets = list(dict.fromkeys(c.item.feed for c in copies))
+    for outlet in outlets:
+        feed_server.feeds[outlet] = corpus_feed([c for c in copies if c.item.feed == outlet])
+    rocket = lexicon.entries()["rocket"]
+    matcher = compile_matcher(
+        (WatchlistDef("rockets", "@std.rocket"),), Vocabulary(concepts={rocket.reference: rocket.all_terms()})
+    )
+    store = EmbeddedStore(tmp_path / "state")
+    await store.open()
+    recorder, log = Recorder("out"), structlog.get_logger()
+    async with Fetcher(FetchLimits(total_timeout=5), user_agent="newsalert-test") as fetcher:
+        pipeline = Pipeline(
+            store=store,
+            fetcher=fetcher,
+            matcher=lambda: matcher,
+            routes=lambda: {"rockets": ("out",)},
+            clock=lambda: datetime.now(UTC),
+            log=log,
+            breaking=lambda: breaking,
+        )
+        outbox = Outbox(store, {"out": recorder}, clock=lambda: datetime.now(UTC), log=log)  # type: ignore[dict-item]
+        try:
+            for outlet in outlets:
+                await pipeline.poll(feed(feed_server, outlet, backfill=math.inf))
+            await outbox.deliver_due()
+        finally:
+            await outbox.close()
+            await store.close()
+    return recorder.alerts
+
+
+async def test_one_event_reported_in_four_languages_alerts_once_naming_the_others(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    ids = ["victory-1-shafaq", "victory-1-irna-fa", "victory-1-rudaw-ckb", "victory-1-reuters"]
+    [alert] = await run_corpus(tmp_path, feed_server, ids, {})
+    assert alert.item.feed == "shafaq" and not alert.breaking
+    body = alert.to_json_body()
+    assert body["also_reported_by"] == [
+        {"feed": "irna-fa", "language": "fa", "url": corpus.copy("victory-1-irna-fa").item.url},
+        {"feed": "rudaw-ckb", "language": "ckb", "url": corpus.copy("victory-1-rudaw-ckb").item.url},
+        {"feed": "reuters", "language": "en", "url": corpus.copy("victory-1-reuters").item.url},
+    ]
+
+
+async def test_an_event_reaching_the_breaking_threshold_sends_one_marked_alert_listing_the_outlets(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    # shafaq 17:52, ina 18:05, alsumaria 18:10, reuters 18:15: four outlets within 30 minutes; the
+    # next day's attack (three outlets within 30 minutes) stays an ordinary alert.
+    first = [
+        "victory-1-shafaq",
+        "victory-1-ina",
+        "victory-1-alsumaria",
+        "victory-1-reuters",
+        "victory-1-irna-fa",
+    ]
+    second = ["victory-2-shafaq", "victory-2-security-media-cell", "victory-2-ina"]
+    alerts = await run_corpus(tmp_path, feed_server, first + second, {"rockets": Breaking(4, 1800)})
+    ordinary = [a for a in alerts if not a.breaking]
+    [breaking] = [a for a in alerts if a.breaking]
+    assert sorted(a.item.feed for a in ordinary) == ["shafaq", "shafaq"]
+    assert breaking.id not in {a.id for a in ordinary}
+    # It carries the copy that made the fourth outlet, and lists the others with their links.
+    assert breaking.item.feed == "reuters"
+    assert [o.feed for o in breaking.also_reported_by] == ["shafaq", "ina", "alsumaria"]
+    assert render_text(breaking).startswith("BREAKING · [rockets]")
+    assert "ina (ar): https://ina.example/" in render_text(breaking)
+
+
+def test_breaking_counts_distinct_outlets_within_the_window() -> None:
+    rule = Breaking(3, 600)
+    spread = (Outlet("a", at=0), Outlet("b", at=500), Outlet("c", at=1200), Outlet("d", at=1300))
+    assert breaking_outlets(spread, rule) is None
+    close = (*spread, Outlet("e", at=1400))
+    assert [o.feed for o in breaking_outlets(close, rule) or ()] == ["c", "d", "e"]

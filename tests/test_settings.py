@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.errors import ConfigError
+from service.models import Breaking
 from service.settings import load_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -246,3 +247,35 @@ def test_languages_the_detector_returns_are_accepted_in_any_case_and_with_a_regi
 ) -> None:
     config = load_config(make_config(_with_languages(languages)), {})
     assert config.watchlists[0].languages == json.loads(languages)
+
+
+def _with_breaking(value: str) -> str:
+    return MINIMAL.replace('sinks = ["out"]', f'sinks = ["out"]\nbreaking = {value}')
+
+
+def test_a_breaking_option_becomes_the_watchlists_rule(make_config: Callable[..., Path]) -> None:
+    config = load_config(make_config(_with_breaking('{ outlets = 4, within = "30m" }')), {})
+    assert config.breaking_rules() == {"w": Breaking(4, 1800.0)}
+    assert load_config(make_config(_with_breaking("{ outlets = 3 }")), {}).breaking_rules() == {
+        "w": Breaking(3, 1800.0)
+    }
+    assert load_config(make_config(MINIMAL), {}).breaking_rules() == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("{ outlets = 1 }", "watchlists[0].breaking.outlets"),
+        ('{ outlets = "4" }', "watchlists[0].breaking.outlets"),
+        ('{ outlets = 4, within = "soon" }', "watchlists[0].breaking.within"),
+        ('{ outlets = 4, within = "0s" }', "watchlists[0].breaking.within"),
+        ("{ within = 600 }", "watchlists[0].breaking.outlets"),
+        ("{ outlets = 4, window = 600 }", "watchlists[0].breaking.window"),
+        ("true", "watchlists[0].breaking"),
+    ],
+)
+def test_a_bad_breaking_option_is_refused_with_its_key(
+    make_config: Callable[..., Path], value: str, key: str
+) -> None:
+    lines = problems(make_config(_with_breaking(value)))
+    assert any(line.split(": ")[1] == key for line in lines), lines

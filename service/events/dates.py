@@ -21,8 +21,8 @@ from service.text import normalise
 
 LOCAL_OFFSET = timedelta(hours=3)
 # A day and month without a year is read in the year that puts it nearest to publication, and only
-# when that is at most this far away (a report does not name a day half a year off as "9 June").
-NEAREST_DAYS = 183
+# when that is at most this far away (further off, it is background, not the day of the event).
+NEAREST_DAYS = 120
 
 _WEEKDAYS = {  # Monday = 0
     0: ["monday", "الاثنين", "الإثنين", "يوم الاثنين", "دوشنبه", "دو شنبه", "دووشەممە", "دوو شەممە"],

@@ -131,11 +131,11 @@ class WebhookSink:
         return alert.to_json_body()
 
     def headers(self, alert: Alert, payload: bytes) -> dict[str, str]:
-        headers = {"content-type": "application/json"}
+        # The alert id, signed or not: a receiver deduplicates on it across retries and copies.
+        headers = {"content-type": "application/json", "webhook-id": alert.id}
         if self._secrets:
             stamp = int(self._clock())
             headers |= {
-                "webhook-id": alert.id,
                 "webhook-timestamp": str(stamp),
                 "webhook-signature": sign_all(self._secrets, alert.id, stamp, payload),
             }

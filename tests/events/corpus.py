@@ -30,7 +30,7 @@ class Copy:
 
     @property
     def report(self) -> Report:
-        return report_for(self.item)
+        return _report(self.id)
 
 
 @cache
@@ -56,6 +56,11 @@ def copies() -> tuple[Copy, ...]:
 
 def copy(copy_id: str) -> Copy:
     return next(c for c in copies() if c.id == copy_id)
+
+
+@cache
+def _report(copy_id: str) -> Report:
+    return report_for(copy(copy_id).item)
 
 
 def report_for(item: Item) -> Report:

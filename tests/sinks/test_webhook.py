@@ -83,7 +83,8 @@ async def test_without_a_secret_no_signature_headers_are_sent(
     receiver: Receiver, session: aiohttp.ClientSession
 ) -> None:
     await hook(session, receiver.url).send(make_alert())
-    assert not any(k.lower().startswith("webhook-") for k in receiver.requests[0][0])
+    sent = {k.lower() for k in receiver.requests[0][0] if k.lower().startswith("webhook-")}
+    assert sent == {"webhook-id"}  # the id goes out signed or not; nothing to verify without a secret
 
 
 # -- status handling (W3-W7, W15) -------------------------------------------------------------------------
@@ -365,3 +366,4 @@ async def test_slack_and_discord_formats(receiver: Receiver, fmt: str, key: str)
     async with aiohttp.ClientSession() as session:
         await WebhookSink("w", session, url=receiver.url, format=fmt).send(make_alert())
     assert key in json_of(receiver.requests[0][1])
+
