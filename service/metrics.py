@@ -31,6 +31,12 @@ class Metrics:
         self.alerts = Counter(
             "newsalert_alerts_created", "Alerts recorded in the outbox", ["watchlist"], registry=r
         )
+        self.event_copies = Counter(
+            "newsalert_event_copies",
+            "Matched copies by how the event index placed them (new, text, anchors, again)",
+            ["how"],
+            registry=r,
+        )
         self.deliveries = Counter(
             "newsalert_deliveries",
             "Delivery attempts by outcome (delivered, retried, parked)",
@@ -69,6 +75,9 @@ class Metrics:
 
     def alert_created(self, watchlist: str) -> None:
         self.alerts.labels(watchlist).inc()
+
+    def event_decided(self, how: str) -> None:
+        self.event_copies.labels(how).inc()
 
     def delivery_finished(self, sink: str, outcome: str, duration: float | None) -> None:
         self.deliveries.labels(sink, outcome).inc()

@@ -228,6 +228,7 @@ class Pipeline:
             item = entry.item
             outlet = Outlet(item.feed, item.language, item.url, entry.report.at)
             event = await self._store.find_or_add_event(story_key(item), entry.report, outlet, now)
+            self._telemetry.event_decided(event.how)
             if event.refused:
                 log.debug("event_kept_apart", item=item.id, refused=dict(event.refused))
             others = tuple(o for o in event.outlets if o.feed != item.feed)

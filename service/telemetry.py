@@ -15,6 +15,9 @@ class Telemetry(Protocol):
 
     def alert_created(self, watchlist: str) -> None: ...
 
+    def event_decided(self, how: str) -> None:
+        """A matched copy met the event index: "new", "text", "anchors" or "again"."""
+
     def delivery_finished(self, sink: str, outcome: str, duration: float | None) -> None: ...
 
 
@@ -26,6 +29,9 @@ class NullTelemetry:
         return None
 
     def alert_created(self, watchlist: str) -> None:
+        return None
+
+    def event_decided(self, how: str) -> None:
         return None
 
     def delivery_finished(self, sink: str, outcome: str, duration: float | None) -> None:

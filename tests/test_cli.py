@@ -75,6 +75,7 @@ async def test_check_passes_on_the_example_and_summarises_it() -> None:
     assert "valid" in out
     assert "demo-iraq" in out and "baghdad-airport-attacks" in out and "terminal" in out
     assert "embedded (./newsalert-state)" in out
+    assert "baghdad-airport-attacks → terminal  breaking at 4 outlets within 30m" in out
 
 
 async def test_check_reads_the_config_from_the_environment() -> None:

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestServer
 from service import lexicon
 from service.feeds.fetch import Fetcher, FetchLimits
 from service.match import compile_matcher
+from service.metrics import Metrics
 from service.models import Alert, Breaking, Feed, Outlet, Vocabulary, WatchlistDef
 from service.pipeline import Pipeline, alertable, breaking_outlets
 from service.sinks.render import render_text
@@ -376,7 +377,11 @@ def corpus_feed(copies: list[Copy]) -> str:
 
 
 async def run_corpus(
-    tmp_path: Path, feed_server: FeedServer, copy_ids: list[str], breaking: dict[str, Breaking]
+    tmp_path: Path,
+    feed_server: FeedServer,
+    copy_ids: list[str],
+    breaking: dict[str, Breaking],
+    telemetry: Metrics | None = None,
 ) -> list[Alert]:
     """Serve each copy from its outlet's feed, poll the feeds one after another, deliver."""
     copies = [corpus.copy(c) for c in copy_ids]
@@ -399,6 +404,7 @@ async def run_corpus(
             clock=lambda: datetime.now(UTC),
             log=log,
             breaking=lambda: breaking,
+            telemetry=telemetry,
         )
         outbox = Outbox(store, {"out": recorder}, clock=lambda: datetime.now(UTC), log=log)  # type: ignore[dict-item]
         try:
@@ -415,7 +421,11 @@ async def test_one_event_reported_in_four_languages_alerts_once_naming_the_other
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
     ids = ["victory-1-shafaq", "victory-1-irna-fa", "victory-1-rudaw-ckb", "victory-1-reuters"]
-    [alert] = await run_corpus(tmp_path, feed_server, ids, {})
+    metrics = Metrics()
+    [alert] = await run_corpus(tmp_path, feed_server, ids, {}, metrics)
+    exposed = metrics.render().decode()
+    assert 'newsalert_event_copies_total{how="new"} 1.0' in exposed
+    assert 'newsalert_event_copies_total{how="anchors"} 3.0' in exposed
     assert alert.item.feed == "shafaq" and not alert.breaking
     body = alert.to_json_body()
     assert body["also_reported_by"] == [

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestServer
 
 GOOD = (
     '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>good</title>'
-    "<item><guid>{name}-1</guid><title>صواريخ كاتيوشا على قاعدة قرب مطار بغداد</title>"
+    "<item><guid>{name}-1</guid><title>{title}</title>"
     "<link>https://good.example/{name}/1</link></item></channel></rss>"
 )
 CP1256 = (
@@ -68,7 +68,8 @@ async def hostile_server() -> AsyncIterator[str]:
 
     async def good(request: web.Request) -> web.Response:
         return web.Response(
-            text=GOOD.format(name=request.match_info["name"]), content_type="application/rss+xml"
+            text=GOOD.format(name=request.match_info["name"], title=GOOD_TITLES[request.match_info["name"]]),
+            content_type="application/rss+xml",
         )
 
     async def never(request: web.Request) -> web.Response:
@@ -116,6 +117,8 @@ async def hostile_server() -> AsyncIterator[str]:
 HOSTILE = ["never", "huge", "bomb", "quadratic", "billion", "html", "gone", "error"]
 # Odd but usable: a NUL inside the encoding declaration, an empty 200 (treated as "not modified").
 GOOD_FEEDS = ["good/a", "good/b", "cp1256", "nul", "empty"]
+# Two different events: the same headline from both would be one event, alerted once.
+GOOD_TITLES = {"a": "صواريخ كاتيوشا على قاعدة قرب مطار بغداد", "b": "صواريخ على قاعدة عين الأسد في الأنبار"}
 
 
 async def test_hostile_feeds_cost_only_their_own_poll(tmp_path: Path, hostile_server: str) -> None:

@@ -366,4 +366,3 @@ async def test_slack_and_discord_formats(receiver: Receiver, fmt: str, key: str)
     async with aiohttp.ClientSession() as session:
         await WebhookSink("w", session, url=receiver.url, format=fmt).send(make_alert())
     assert key in json_of(receiver.requests[0][1])
-
