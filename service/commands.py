@@ -55,7 +55,9 @@ def print_check(path: str, config: Config, log: Logger) -> int:
         scope = "" if w.feeds == ["*"] else f"  feeds {', '.join(w.feeds)}"
         langs = f"  languages {', '.join(w.languages)}" if w.languages else ""
         rule = w.breaking
-        breaking = f"  breaking at {rule.outlets} outlets within {format_duration(rule.within)}" if rule else ""
+        breaking = (
+            f"  breaking at {rule.outlets} outlets within {format_duration(rule.within)}" if rule else ""
+        )
         out.append(f"  {w.name} → {sinks}{scope}{langs}{breaking}")
         out.append(f"      {w.query}")
     out.append(f"concepts ({len(config.concepts)}), with the lexicon entries each reaches:")

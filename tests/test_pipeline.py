@@ -23,8 +23,8 @@ from service.match import compile_matcher
 from service.metrics import Metrics
 from service.models import Alert, Breaking, Feed, Outlet, Vocabulary, WatchlistDef
 from service.pipeline import Pipeline, alertable, breaking_outlets
-from service.sinks.render import render_text
 from service.sinks.outbox import Outbox
+from service.sinks.render import render_text
 from service.sinks.telegram import TelegramBot, TelegramSink
 from service.sources.rss import RssReader
 from service.state.embedded import EmbeddedStore
