@@ -79,13 +79,14 @@ def story_key(item: Item) -> str:
     return f"{item.feed}\x1f{item.id}"
 
 
-def breaking_outlets(outlets: tuple[Outlet, ...], rule: Breaking) -> tuple[Outlet, ...] | None:
-    """The outlets that make an event breaking under `rule`: the first run of `rule.outlets`
-    distinct outlets reported within `rule.within` of each other, or None while there is none."""
+def breaking_outlets(outlets: tuple[Outlet, ...], rule: Breaking, current: str) -> tuple[Outlet, ...] | None:
+    """The outlets that make an event breaking under `rule` now that `current` (a feed) reported it:
+    `rule.outlets` distinct outlets published within `rule.within` of each other, `current` among
+    them, or None. A copy published hours after the rush does not make an old rush breaking."""
     ordered = sorted(outlets, key=lambda o: o.at)
     for start, first in enumerate(ordered):
         window = [o for o in ordered[start:] if o.at - first.at <= rule.within]
-        if len({o.feed for o in window}) >= rule.outlets:
+        if len({o.feed for o in window}) >= rule.outlets and any(o.feed == current for o in window):
             return tuple(window)
     return None
 
@@ -281,7 +282,7 @@ class Pipeline:
     ) -> int:
         """The event's one breaking alert, once it has reached the rule's outlets (its id makes a
         repeat, on this replica or another, add nothing)."""
-        reached = breaking_outlets(outlets, rule)
+        reached = breaking_outlets(outlets, rule, alert.item.feed)
         if reached is None:
             return 0
         first = reached[0]

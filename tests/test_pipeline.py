@@ -463,6 +463,13 @@ async def test_an_event_reaching_the_breaking_threshold_sends_one_marked_alert_l
 def test_breaking_counts_distinct_outlets_within_the_window() -> None:
     rule = Breaking(3, 600)
     spread = (Outlet("a", at=0), Outlet("b", at=500), Outlet("c", at=1200), Outlet("d", at=1300))
-    assert breaking_outlets(spread, rule) is None
+    assert breaking_outlets(spread, rule, "d") is None
     close = (*spread, Outlet("e", at=1400))
-    assert [o.feed for o in breaking_outlets(close, rule) or ()] == ["c", "d", "e"]
+    assert [o.feed for o in breaking_outlets(close, rule, "e") or ()] == ["c", "d", "e"]
+
+
+def test_a_copy_published_long_after_the_rush_does_not_make_it_breaking() -> None:
+    rush = (Outlet("a", at=0), Outlet("b", at=100), Outlet("c", at=200))
+    late = (*rush, Outlet("d", at=9000))
+    assert breaking_outlets(late, Breaking(3, 600), "d") is None
+    assert breaking_outlets(late, Breaking(3, 600), "c") is not None

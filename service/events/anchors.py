@@ -103,7 +103,35 @@ NOT_PLACES = frozenset(
     ]
 )
 NUMBER_WORDS = {
-    2: ["two", "اثنان", "اثنين", "اثنتين", "اثنتان", "دو", "دوو"],
+    # Arabic says two of a thing with the dual: صاروخين is "two rockets".
+    2: [
+        "two",
+        "اثنان",
+        "اثنين",
+        "اثنتين",
+        "اثنتان",
+        "دو",
+        "دوو",
+        "صاروخين",
+        "صاروخان",
+        "قذيفتين",
+        "قذيفتان",
+        "طائرتين",
+        "طائرتان",
+        "مسيرتين",
+        "مسيرتان",
+        "انفجارين",
+        "انفجاران",
+        "هجومين",
+        "هجومان",
+        "شخصين",
+        "جنديين",
+        "عنصرين",
+        "بصاروخين",
+        "بطائرتين",
+        "بقذيفتين",
+        "بمسيرتين",
+    ],
     3: ["three", "ثلاثة", "ثلاث", "سه", "سێ"],
     4: ["four", "أربعة", "اربعة", "أربع", "اربع", "چهار", "چوار"],
     5: ["five", "خمسة", "خمس", "پنج", "پێنج"],
@@ -276,11 +304,20 @@ class AnchorFinder:
         for match in self._matcher.match(item):
             hits[match.watchlist] = list(match.hits)
         self._keep_exact_names(hits)
-        _drop_nested_places(hits, dateline=_dateline_end(item.content or item.summary))
+        _drop_nested_places(hits)
         _add_places_of_sites(hits)
-        lead = frozenset(
-            a for a, found in hits.items() if any(h.start < lead_end.get(h.field, 0) for h in found)
-        )
+        # The place of a dateline says where the desk sits, not what the report is about: it stays
+        # in the body, out of the lead.
+        dateline = _dateline_end(text)
+
+        def in_lead(h: Hit) -> bool:
+            if h.field == "title":
+                return True
+            if h.field in ("content", "summary") and h.end <= dateline:
+                return False
+            return h.start < lead_end.get(h.field, 0)
+
+        lead = frozenset(a for a, found in hits.items() if any(in_lead(h) for h in found))
         followup = "x:followup" in hits and any(h.field == "title" for h in hits["x:followup"])
         lead_text = normalise(f"{item.title}\n{text[:LEAD_CHARS]}")
         days = event_days(lead_text, published) if published else frozenset()
@@ -347,10 +384,9 @@ def bare(name: str) -> str:
     return norm
 
 
-def _drop_nested_places(hits: dict[str, list[Hit]], dateline: int) -> None:
+def _drop_nested_places(hits: dict[str, list[Hit]]) -> None:
     """A place named inside an organisation's, a person's or a site's name is not a place of the
-    report (فيلق القدس, the Quds Force, does not say Jerusalem; "Balad air base" says the base), and
-    the place of a dateline ("ERBIL, Kurdistan Region —", "بغداد –") says where the desk sits."""
+    report: فيلق القدس (the Quds Force) does not say Jerusalem; "Balad air base" says the base."""
     names = [
         (h.field, h.start, h.end) for a, found in hits.items() if a.startswith((*WHO, SITE)) for h in found
     ]
@@ -359,7 +395,6 @@ def _drop_nested_places(hits: dict[str, list[Hit]], dateline: int) -> None:
             h
             for h in hits[anchor]
             if not any(f == h.field and s <= h.start and h.end <= e for f, s, e in names)
-            and not (h.field in ("content", "summary") and h.end <= dateline)
         ]
         if kept:
             hits[anchor] = kept
@@ -374,21 +409,23 @@ def _add_places_of_sites(hits: dict[str, list[Hit]]) -> None:
         hits.setdefault(within[anchor], []).extend(hits[anchor])
 
 
-_DATELINE_MARK = re.compile(r"—|–| - |:|/")
+# A dash, a colon or a slash, but not one inside a time or a date (20:30, 9/6).
+_DATELINE_MARK = re.compile(r"—|–| - |(?<!\d):(?!\d)|(?<!\d)/(?!\d)|\|")
 DATELINE_CHARS = 50
+DATELINE_WORDS = 6
 
 
 def _dateline_end(text: str) -> int:
-    """Where a dateline at the head of `text` ends, 0 when there is none: a short first line
-    ("ڕووداو - هەولێر"), or a few words before a dash, colon or slash ("BAGHDAD, June 9 (Reuters) -",
-    "بغداد - واع")."""
+    """Where a dateline at the head of `text` ends, 0 when there is none: a short first line made of
+    an outlet and a city ("ڕووداو - هەولێر"), or a few words before a dash, colon or slash
+    ("BAGHDAD, June 9 (Reuters) -", "ERBIL, Kurdistan Region —", "بغداد - واع")."""
     head = text.lstrip()
     offset = len(text) - len(head)
     line = head.split("\n", 1)[0]
-    if len(line) <= 40 and "\n" in head:
+    if "\n" in head and len(line) <= 40 and (_DATELINE_MARK.search(line) or len(line.split()) <= 2):
         return offset + len(line)
     m = _DATELINE_MARK.search(head[:DATELINE_CHARS])
-    if m and len(head[: m.start()].split()) <= 6:
+    if m and len(head[: m.start()].split()) <= DATELINE_WORDS:
         return offset + m.end()
     return 0
 

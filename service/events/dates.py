@@ -120,11 +120,12 @@ def day_spans(norm: str) -> list[tuple[int, int]]:
 def event_days(norm: str, published: datetime) -> frozenset[date]:
     """The calendar days `norm` (normalised text) names, resolved against `published` (aware UTC).
 
-    A full date with its year on the day of publication is taken for the page's own date stamp
-    ("آخر تحديث: الخميس 10 حزيران 2021"), not for the day of what it reports, and left out."""
+    A full date with its year on the day of publication (on the region's clock) is taken for the
+    page's own date stamp ("آخر تحديث: الخميس 10 حزيران 2021"), not for the day of what it reports,
+    and left out."""
     pattern, meaning = _tables()
     local = (published + LOCAL_OFFSET).date()
-    stamps = {local, published.date()}
+    stamps = {local}
     found: set[date] = set()
     for m in pattern.finditer(norm):
         day = _resolve(m, meaning, local)

@@ -11,8 +11,9 @@ Vetoes (different events never merge; each veto outranks any evidence):
   no site of one is, or lies next to, a site of the other;
 - both leads name places or sites, and none in common;
 - more than `CLOSE` apart, and no named day in common (a later report must say it is the same day);
-- for a text link, both name numbers and neither's numbers hold the other's: the same template
-  (a Security Media Cell statement) with another date, time or count is another event.
+- for a text link, both name numbers (digits, or counts in words) and neither's numbers hold the
+  other's: the same template (a Security Media Cell statement) with another date, time or count is
+  another event.
 
 Links:
 - text: MinHash similarity of at least `STORY_THRESHOLD` (a copy under other site chrome);
@@ -265,6 +266,8 @@ def veto(a: Report, b: Report) -> str:
     where_x, where_y = _where(x.lead), _where(y.lead)
     if where_x and where_y and not where_x & where_y:
         return "different places"
+    if gap > CLOSE and not x.days & y.days:
+        return "hours apart with no day in common"
     return ""
 
 
@@ -274,8 +277,6 @@ def link(a: Report, b: Report) -> tuple[float, str]:
         similarity = signature_similarity(a.signature, b.signature)
         if similarity >= STORY_THRESHOLD and not _numbers_differ(a.anchors, b.anchors):
             return 100.0 + similarity, "text"
-    if abs(a.at - b.at) > CLOSE and not a.anchors.days & b.anchors.days:
-        return 0.0, ""
     score, kinds, strong = anchor_score(a.anchors, b.anchors)
     if not (strong and kinds >= 2 and score >= ANCHOR_SCORE):
         return 0.0, ""
@@ -316,7 +317,10 @@ def anchor_score(x: Anchors, y: Anchors) -> tuple[float, int, bool]:
 
 
 def _numbers_differ(x: Anchors, y: Anchors) -> bool:
-    return bool(x.digits and y.digits and not (x.digits <= y.digits or y.digits <= x.digits))
+    """Whether the numbers of two texts (digits anywhere, counts of the lead in digits or words)
+    disagree: both have some, and neither's are all among the other's."""
+    mine, theirs = x.digits | x.counts, y.digits | y.counts
+    return bool(mine and theirs and not (mine <= theirs or theirs <= mine))
 
 
 def _pairs(names: Sequence[str]) -> list[str]:

@@ -39,7 +39,7 @@ def test_a_place_inside_an_organisations_name_is_not_a_place_of_the_report() -> 
 
 def test_the_place_of_a_dateline_is_where_the_desk_sits() -> None:
     found = anchors("Drones hit an air base", "ERBIL, Kurdistan Region — Two drones struck Balad air base.")
-    assert "p:95446" not in found.body  # Erbil
+    assert "p:95446" not in found.lead  # Erbil: in the body, never what the report is about
     assert "f:balad-base" in found.lead
 
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import pytest
 
+from service.events.anchors import default_finder
 from service.events.link import EventRecord, Report, decide, link, veto
+from service.models import Item
 from service.state.fingerprint import STORY_THRESHOLD, signature_similarity
 from tests.events import corpus
-from tests.events.corpus import Copy
+from tests.events.corpus import Copy, report_for
 
 
 def cluster(order: Sequence[Copy]) -> dict[str, str]:
@@ -118,3 +121,78 @@ def test_records_round_trip_through_their_json() -> None:
     c = corpus.copy("victory-1-irna-fa")
     record = EventRecord("e1", (c.report,), (c.outlet,), 123.0)
     assert EventRecord.decode(record.encode()) == record
+
+
+# -- what a review found: ways two events could have merged ----------------------------------------
+
+HOUR = 3600.0
+
+
+def undated(text: str, at: float, title: str = "") -> Report:
+    """A report that names no day (published `at` seconds after the first fixture report)."""
+    base = corpus.copy("victory-1-shafaq").item
+    item = Item(id=str(at), feed="f", title=title, content=text, published=base.published)
+    found = report_for(item)
+    assert found.anchors.days == frozenset()
+    return Report(found.at + at, found.anchors, found.signature)
+
+
+TEMPLATE = (
+    "Rockets fell near Baghdad International Airport, the Security Media Cell said in a statement, "
+    "adding that security forces had found the launch pad and that there were no casualties."
+)
+
+
+def test_one_template_hours_apart_with_no_day_named_is_two_events() -> None:
+    first, later = undated(TEMPLATE, 0), undated(TEMPLATE, 20 * HOUR)
+    assert link(first, later)[1] == "text"  # the same words...
+    assert veto(first, later) == "hours apart with no day in common"  # ...of another day, for all we know
+
+
+def test_a_chain_of_reports_cannot_carry_an_event_past_what_its_first_report_allows() -> None:
+    a, b, c = (undated(TEMPLATE, h * HOUR) for h in (0, 11, 22))
+    event = EventRecord("e", (a,), (), float("inf"))
+    joined = decide(b, [event], 0.0).event
+    assert joined is not None
+    event = joined.joined(b, corpus.copy("victory-1-ina").outlet, float("inf"))
+    assert decide(c, [event], 0.0).event is None
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("Three rockets", "Two rockets"),
+        ("سقطت ثلاثة صواريخ", "سقط صاروخين"),
+    ],
+)
+def test_a_template_with_another_count_in_words_is_no_text_copy(one: str, other: str) -> None:
+    rest = " fell near Baghdad International Airport on the base housing foreign contractors, security sources said."
+    a, b = undated(one + rest, 0), undated(other + rest, 5 * HOUR)
+    assert signature_similarity(a.signature, b.signature) >= STORY_THRESHOLD
+    assert link(a, b)[1] != "text"
+
+
+def test_a_full_date_is_a_stamp_only_on_the_day_of_publication_in_baghdad() -> None:
+    late = datetime(2021, 6, 9, 22, 30, tzinfo=UTC)  # already the 10th in Baghdad
+    item = Item(id="x", feed="f", title="Rockets hit Camp Victory on 9 June 2021", published=late)
+    assert default_finder().find(item).days == {"2021-06-09"}
+
+
+@pytest.mark.parametrize(
+    "text", ["Rockets struck Basra on 9/6 at dawn, police said.", "Rockets hit Basra\nPolice said."]
+)
+def test_a_place_at_the_head_of_a_text_is_a_dateline_only_when_it_reads_like_one(text: str) -> None:
+    item = Item(id="x", feed="f", title="Attack", content=text, published=datetime(2021, 6, 9, tzinfo=UTC))
+    assert any(a.startswith("p:") for a in default_finder().find(item).lead)
+
+
+def test_a_dateline_place_stays_in_the_body() -> None:
+    item = Item(
+        id="x",
+        feed="f",
+        title="Drones hit an air base",
+        content="ERBIL, Kurdistan Region — Drones struck Balad air base.",
+        published=datetime(2021, 6, 9, tzinfo=UTC),
+    )
+    found = default_finder().find(item)
+    assert "p:95446" in found.body and "p:95446" not in found.lead
