@@ -87,11 +87,15 @@ class Vocabulary:
         self.sites = [SITE + k for k in table.sites]
         self.actors = [ORG + k for k in table.orgs] + [PERSON + k for k in table.people]
         self.concepts = ["c:" + e for e in lexicon.entries()]
+        self.mixed = self.places + self.actors + self.concepts
+        self._cumulative: dict[int, list[float]] = {}
 
-    @staticmethod
-    def pick(rng: random.Random, pool: list[str], k: int) -> list[str]:
-        weights = [1 / (rank + 1) for rank in range(len(pool))]
-        return list(dict.fromkeys(rng.choices(pool, weights, k=k)))
+    def pick(self, rng: random.Random, pool: list[str], k: int) -> list[str]:
+        cumulative = self._cumulative.get(id(pool))
+        if cumulative is None:
+            cumulative = list(itertools.accumulate(1 / (rank + 1) for rank in range(len(pool))))
+            self._cumulative[id(pool)] = cumulative
+        return list(dict.fromkeys(rng.choices(pool, cum_weights=cumulative, k=k)))
 
 
 def synthetic_report(rng: random.Random, vocab: Vocabulary, at: float) -> Report:
@@ -101,7 +105,7 @@ def synthetic_report(rng: random.Random, vocab: Vocabulary, at: float) -> Report
         *vocab.pick(rng, vocab.actors, rng.randint(0, 2)),
         *vocab.pick(rng, vocab.concepts, rng.randint(2, 4)),
     ]
-    body = lead + vocab.pick(rng, vocab.places + vocab.actors + vocab.concepts, rng.randint(3, 8))
+    body = lead + vocab.pick(rng, vocab.mixed, rng.randint(3, 8))
     day = datetime.fromtimestamp(at + 3 * 3600, UTC).date().isoformat()
     anchors = Anchors(
         title=frozenset(lead[:2]),
@@ -122,8 +126,11 @@ def translation(report: Report, rng: random.Random) -> Report:
     return Report(report.at + 600, report.anchors, signature)
 
 
+VOCAB = Vocabulary()
+
+
 def preload_events(size: int, seed: int) -> tuple[list[tuple[str, EventRecord, list[str]]], list[Report]]:
-    rng, vocab = random.Random(seed), Vocabulary()
+    rng, vocab = random.Random(seed), VOCAB
     start = NOW.timestamp() - SPREAD
     events, reports = [], []
     for n in range(size):
@@ -192,7 +199,7 @@ def _with_expiry(record: EventRecord, expires: float) -> EventRecord:
 async def lookups(
     store: Any, reports: list[Report], rng: random.Random
 ) -> tuple[list[float], list[float], int]:
-    vocab = Vocabulary()
+    vocab = VOCAB
     new, copies, joined = [], [], 0
     for n in range(LOOKUPS):
         fresh = synthetic_report(rng, vocab, NOW.timestamp() - rng.uniform(0, 3600))
