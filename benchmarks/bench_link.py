@@ -53,7 +53,7 @@ from service.events.anchors import (  # noqa: E402
     default_finder,
     place_names,
 )
-from service.events.link import POSTINGS, EventRecord, Report, decide  # noqa: E402
+from service.events.link import POSTINGS, EventRecord, Report  # noqa: E402
 from service.models import Item, Outlet  # noqa: E402
 from service.state.embedded import EmbeddedStore  # noqa: E402
 from service.state.fingerprint import SIGNATURE_SIZE, story_id_for  # noqa: E402
@@ -284,28 +284,10 @@ def quality(orders: int) -> dict[str, object]:
     from tests.events import corpus
 
     copies = list(corpus.copies())
-    reports = {c.id: c.report for c in copies}
     truth = {c.id: c.event for c in copies}
 
     def run(order: list[Any]) -> tuple[int, int, int]:
-        events: list[EventRecord] = []
-        assigned: dict[str, str] = {}
-        for c in order:
-            verdict = decide(reports[c.id], events, 0.0)
-            if verdict.event is None:
-                event = EventRecord(c.id, (reports[c.id],), (c.outlet,), float("inf"))
-                events.append(event)
-            else:
-                event = verdict.event.joined(reports[c.id], c.outlet, float("inf"))
-                events[events.index(verdict.event)] = event
-            assigned[c.id] = event.id
-        tp = fp = fn = 0
-        for a, b in itertools.combinations(truth, 2):
-            same, linked = truth[a] == truth[b], assigned[a] == assigned[b]
-            tp += same and linked
-            fp += linked and not same
-            fn += same and not linked
-        return tp, fp, fn
+        return corpus.pair_counts(corpus.cluster(order))
 
     tp, fp, fn = run(copies)
     rng = random.Random(1)

@@ -33,7 +33,6 @@ from service.state.redis_store import RedisStore
 from service.worker import run_once
 from tests.conftest import REDIS_URL
 from tests.events import corpus
-from tests.events.corpus import Copy
 from tests.peers import BotApi
 from tests.sinks.test_outbox import ScriptedSink
 
@@ -366,16 +365,6 @@ class Recorder:
         return None
 
 
-def corpus_feed(copies: list[Copy]) -> str:
-    entries = "".join(
-        f"<item><guid>{escape(c.id)}</guid><title>{escape(c.item.title)}</title><link>{escape(c.item.url)}</link>"
-        f"<pubDate>{format_datetime(c.item.published)}</pubDate><description>{escape(c.item.content)}</description></item>"
-        for c in copies
-        if c.item.published is not None
-    )
-    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'
-
-
 async def run_corpus(
     tmp_path: Path,
     feed_server: FeedServer,
@@ -387,7 +376,7 @@ async def run_corpus(
     copies = [corpus.copy(c) for c in copy_ids]
     outlets = list(dict.fromkeys(c.item.feed for c in copies))
     for outlet in outlets:
-        feed_server.feeds[outlet] = corpus_feed([c for c in copies if c.item.feed == outlet])
+        feed_server.feeds[outlet] = corpus.rss(c for c in copies if c.item.feed == outlet)
     rocket = lexicon.entries()["rocket"]
     matcher = compile_matcher(
         (WatchlistDef("rockets", "@std.rocket"),), Vocabulary(concepts={rocket.reference: rocket.all_terms()})

@@ -16,9 +16,7 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator
-from email.utils import format_datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
 from aiohttp import web
@@ -28,7 +26,6 @@ from service.match import compile_matcher
 from service.settings import load_config
 from tests.conftest import REDIS_URL
 from tests.events import corpus
-from tests.events.corpus import Copy
 from tests.peers import Receiver
 
 # Copies whose events link the same way whatever order concurrent polls meet them in.
@@ -73,7 +70,7 @@ async def outlets() -> AsyncIterator[str]:
 
     async def handle(request: web.Request) -> web.Response:
         mine = [c for c in copies if c.item.feed == request.match_info["outlet"]]
-        return web.Response(text=rss(mine), content_type="application/rss+xml")
+        return web.Response(text=corpus.rss(mine), content_type="application/rss+xml")
 
     app = web.Application()
     app.router.add_get("/{outlet}", handle)
@@ -81,16 +78,6 @@ async def outlets() -> AsyncIterator[str]:
     await server.start_server()
     yield str(server.make_url("/"))
     await server.close()
-
-
-def rss(copies: list[Copy]) -> str:
-    entries = "".join(
-        f"<item><guid>{escape(c.id)}</guid><title>{escape(c.item.title)}</title><link>{escape(c.item.url)}</link>"
-        f"<pubDate>{format_datetime(c.item.published)}</pubDate><description>{escape(c.item.content)}</description></item>"
-        for c in copies
-        if c.item.published is not None
-    )
-    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'
 
 
 def write_config(path: Path, base: str, receiver: Receiver, store: str, prefix: str = "newsalert:") -> Path:

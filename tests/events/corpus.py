@@ -3,14 +3,18 @@ outlets in Arabic, Persian, Sorani and English, with the confusable cases beside
 
 from __future__ import annotations
 
+import itertools
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from service.events.anchors import default_finder
-from service.events.link import Report, report_of
+from service.events.link import EventRecord, Report, decide, report_of
 from service.models import Item, Outlet
 from service.state.fingerprint import fingerprint
 
@@ -69,3 +73,42 @@ def report_for(item: Item) -> Report:
     return report_of(
         item.published.timestamp(), anchors, fingerprint(item.title, item.content or item.summary)
     )
+
+
+def rss(copies: Iterable[Copy]) -> str:
+    """An RSS document holding these copies, as their outlet's feed would."""
+    entries = "".join(
+        f"<item><guid>{escape(c.id)}</guid><title>{escape(c.item.title)}</title><link>{escape(c.item.url)}</link>"
+        f"<pubDate>{format_datetime(c.item.published)}</pubDate><description>{escape(c.item.content)}</description></item>"
+        for c in copies
+        if c.item.published is not None
+    )
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>{entries}</channel></rss>'
+
+
+def cluster(order: Iterable[Copy]) -> dict[str, str]:
+    """Each copy's event id when the copies arrive in this order: what a store does, in memory."""
+    events: list[EventRecord] = []
+    assigned: dict[str, str] = {}
+    for c in order:
+        verdict = decide(c.report, events, 0.0)
+        if verdict.event is None:
+            event = EventRecord(c.id, (c.report,), (c.outlet,), float("inf"))
+            events.append(event)
+        else:
+            event = verdict.event.joined(c.report, c.outlet, float("inf"))
+            events[events.index(verdict.event)] = event
+        assigned[c.id] = event.id
+    return assigned
+
+
+def pair_counts(assigned: dict[str, str]) -> tuple[int, int, int]:
+    """(pairs of one event linked, pairs of two events linked, pairs of one event left apart)."""
+    truth = {c.id: c.event for c in copies()}
+    tp = fp = fn = 0
+    for a, b in itertools.combinations(truth, 2):
+        same, linked = truth[a] == truth[b], assigned[a] == assigned[b]
+        tp += same and linked
+        fp += linked and not same
+        fn += same and not linked
+    return tp, fp, fn

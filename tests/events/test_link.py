@@ -3,9 +3,7 @@ reports of one event, in any language, do."""
 
 from __future__ import annotations
 
-import itertools
 import random
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -15,47 +13,20 @@ from service.events.link import EventRecord, Report, decide, link, veto
 from service.models import Item
 from service.state.fingerprint import STORY_THRESHOLD, signature_similarity
 from tests.events import corpus
-from tests.events.corpus import Copy, report_for
-
-
-def cluster(order: Sequence[Copy]) -> dict[str, str]:
-    """Each copy's event id when the copies arrive in this order (what a store does, in memory)."""
-    events: list[EventRecord] = []
-    assigned: dict[str, str] = {}
-    for c in order:
-        verdict = decide(c.report, events, 0.0)
-        if verdict.event is None:
-            event = EventRecord(c.id, (c.report,), (c.outlet,), float("inf"))
-            events.append(event)
-        else:
-            event = verdict.event.joined(c.report, c.outlet, float("inf"))
-            events[events.index(verdict.event)] = event
-        assigned[c.id] = event.id
-    return assigned
-
-
-def pairs(assigned: dict[str, str]) -> tuple[int, int, int]:
-    truth = {c.id: c.event for c in corpus.copies()}
-    tp = fp = fn = 0
-    for a, b in itertools.combinations(truth, 2):
-        same, linked = truth[a] == truth[b], assigned[a] == assigned[b]
-        tp += same and linked
-        fp += linked and not same
-        fn += same and not linked
-    return tp, fp, fn
+from tests.events.corpus import cluster, pair_counts, report_for
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_different_events_never_merge_whatever_order_the_reports_arrive_in(seed: int) -> None:
     order = list(corpus.copies())
     random.Random(seed).shuffle(order)
-    tp, fp, fn = pairs(cluster(order))
+    tp, fp, fn = pair_counts(cluster(order))
     assert fp == 0
     assert tp / (tp + fn) >= 0.8
 
 
 def test_in_publication_order_nearly_every_pair_of_the_same_event_is_linked() -> None:
-    tp, fp, fn = pairs(cluster(corpus.copies()))
+    tp, fp, fn = pair_counts(cluster(corpus.copies()))
     assert fp == 0
     assert tp / (tp + fn) >= 0.95
 
