@@ -43,6 +43,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_state import delete_keys  # noqa: E402
+
 from service import lexicon  # noqa: E402
 from service.events.anchors import (  # noqa: E402
     ORG,
@@ -260,21 +262,10 @@ async def bench_redis(url: str, size: int) -> Row:
         row = summarise(Row("redis", size), *await lookups(store, reports, random.Random(7)))
         row.preload_s = preload
     finally:
-        await delete_keys(store)
+        await delete_keys(store.redis, f"{store.keys.prefix}*")
         await store.close()
     gc.unfreeze()
     return row
-
-
-async def delete_keys(store: RedisStore) -> None:
-    batch: list[str] = []
-    async for key in store.redis.scan_iter(match=f"{store.keys.prefix}*", count=5000):
-        batch.append(key)
-        if len(batch) >= 5000:
-            await store.redis.unlink(*batch)
-            batch.clear()
-    if batch:
-        await store.redis.unlink(*batch)
 
 
 # -- quality ------------------------------------------------------------------------------------------

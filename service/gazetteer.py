@@ -127,12 +127,13 @@ def _index() -> dict[str, Place]:
     index: dict[str, Place] = {}
     for place in sorted(places(), key=lambda p: p.population):
         for name in (place.name, *place.names):
-            if name.isascii() or _is_latin(name):
+            if name.isascii() or is_latin(name):
                 index[latin_key(name)] = place
     return index
 
 
-def _is_latin(name: str) -> bool:
+def is_latin(name: str) -> bool:
+    """Whether every letter of `name` is a Latin one."""
     return all(not c.isalpha() or "LATIN" in unicodedata.name(c, "") for c in name)
 
 
@@ -154,7 +155,7 @@ def place_aliases(name: str) -> tuple[str, ...]:
 
 
 def _as_aliases(name: str) -> list[str]:
-    if _is_latin(name):
+    if is_latin(name):
         return [name] if len(latin_key(name)) >= MIN_LATIN else []
     if " " not in name and normalise(name).removeprefix("ال") in ORDINARY:
         context = PERSIAN_CONTEXT if _PERSIAN_LETTERS & set(name) else ARABIC_CONTEXT

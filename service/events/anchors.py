@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -32,6 +31,7 @@ from service.gazetteer import (
     ORDINARY,
     PERSIAN_CONTEXT,
     find_place,
+    is_latin,
     latin_key,
     places,
 )
@@ -240,7 +240,7 @@ def place_names() -> dict[str, tuple[str, ...]]:
 
 
 def _spellings(name: str) -> list[str]:
-    if all(not c.isalpha() or c.isascii() or "LATIN" in _char_name(c) for c in name):
+    if is_latin(name):
         return [name] if len(latin_key(name)) >= MIN_LATIN else []
     letters = sum(c.isalpha() for c in name)
     bare = normalise(name).removeprefix("ال")
@@ -250,10 +250,6 @@ def _spellings(name: str) -> list[str]:
         context = PERSIAN_CONTEXT if set("پچژگکی") & set(name) else ARABIC_CONTEXT
         return [f"{word} {name}" for word in context]
     return [name]
-
-
-def _char_name(char: str) -> str:
-    return unicodedata.name(char, "")
 
 
 class AnchorFinder:

@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from service.events.anchors import CONCEPT, WHERE, WHO, Anchors, kind_of, sites_agree
+from service.events.anchors import CONCEPT, Anchors, kind_of, sites_agree
 from service.models import Outlet
 from service.state.fingerprint import (
     STORY_THRESHOLD,
@@ -337,6 +337,3 @@ def _where(ids: Iterable[str]) -> frozenset[str]:
 
 def _strings(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
-
-
-__all__ = ["WHERE", "WHO", "EventRecord", "Report", "Verdict", "decide", "link", "rank", "report_of", "veto"]
