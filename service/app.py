@@ -108,7 +108,8 @@ class Service:
                     await scheduler.tick()
                 except StoreError as exc:
                     self._log.error("store_unavailable", error=str(exc))
-                await scheduler.wait(self._stop, TICK_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), TICK_SECONDS)
         finally:
             watching.cancel()
             self._stop.set()

@@ -134,7 +134,6 @@ class PollScheduler:
         self._feeds: dict[str, Feed] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._seeded_at = -RESEED_SECONDS
-        self._freed = asyncio.Event()  # a poll ended: its slot can take the next due feed
 
     @property
     def in_flight(self) -> int:
@@ -159,7 +158,6 @@ class PollScheduler:
 
     async def tick(self) -> int:
         """Start the polls that are due and free (one store query, then one lease call per feed)."""
-        self._freed.clear()
         await self._reseed_now_and_then()
         room = self._concurrency - len(self._tasks)
         if room <= 0:
@@ -176,17 +174,6 @@ class PollScheduler:
             self._tasks[name] = asyncio.create_task(self._run(feed, token), name=f"poll:{name}")
             started += 1
         return started
-
-    async def wait(self, stop: asyncio.Event, timeout: float) -> None:
-        """Until a poll ends (its slot is free for the next due feed), `stop` is set, or `timeout`
-        passes: the next tick starts as soon as there is room, so the polls a second are bounded by
-        how fast polls end, not by the tick."""
-        waiters = [asyncio.ensure_future(self._freed.wait()), asyncio.ensure_future(stop.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
 
     async def _reseed_now_and_then(self) -> None:
         """Put back the due time of any configured feed the store no longer schedules (one query)."""
@@ -217,7 +204,6 @@ class PollScheduler:
             self._tasks.pop(feed.name, None)
             with contextlib.suppress(StoreError):
                 await self._store.release_lease(feed.name, self._owner, token)
-            self._freed.set()
 
     async def _renew(self, feed: str, token: int) -> None:
         while True:
