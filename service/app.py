@@ -100,16 +100,13 @@ class Service:
     async def _loop(self, runtime: Runtime, scheduler: PollScheduler) -> None:
         delivering = asyncio.create_task(self._deliver_forever(runtime))
         watching = asyncio.create_task(self._watch_config(runtime, scheduler))
+
+        def beat() -> None:
+            self.heartbeat.beat()
+            runtime.telemetry.heartbeat.set_to_current_time()
+
         try:
-            while not self._stop.is_set():
-                self.heartbeat.beat()
-                runtime.telemetry.heartbeat.set_to_current_time()
-                try:
-                    await scheduler.tick()
-                except StoreError as exc:
-                    self._log.error("store_unavailable", error=str(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), TICK_SECONDS)
+            await scheduler.run(self._stop, beat)
         finally:
             watching.cancel()
             self._stop.set()

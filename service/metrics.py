@@ -15,6 +15,8 @@ from prometheus_client import (
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# Polls start when due: a healthy scheduler stays in the first buckets, a starved one climbs to minutes.
+_LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 
 
 class Metrics:
@@ -61,6 +63,13 @@ class Metrics:
             "newsalert_heartbeat_timestamp_seconds", "Last worker loop tick (Unix time)", registry=r
         )
         self.feeds = Gauge("newsalert_feeds", "Feeds configured and enabled", registry=r)
+        self.polls_due = Gauge("newsalert_polls_due", "Feeds due whose poll has not started yet", registry=r)
+        self.poll_lag = Histogram(
+            "newsalert_poll_lag_seconds",
+            "How long after its due time a poll started",
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
 
     def poll_finished(self, feed: str, status: str, duration: float, items: int, new: int) -> None:
         self.polls.labels(feed, status).inc()
@@ -69,6 +78,12 @@ class Metrics:
         self.items_seen.labels(feed).inc(items)
         self.items_new.labels(feed).inc(new)
         self.poll_latency.observe(duration)
+
+    def poll_started(self, lag: float) -> None:
+        self.poll_lag.observe(max(0.0, lag))
+
+    def polls_waiting(self, count: int) -> None:
+        self.polls_due.set(count)
 
     def matched(self, watchlist: str) -> None:
         self.matches.labels(watchlist).inc()

@@ -63,7 +63,7 @@ def fetch_limits(config: Config) -> FetchLimits:
         max_bytes=service.max_feed_bytes,
         connect_timeout=service.connect_timeout,
         total_timeout=service.fetch_timeout,
-        concurrency=service.concurrency,
+        concurrency=config.poll_concurrency(),
         per_host=service.per_host_concurrency,
     )
 
@@ -172,11 +172,13 @@ class Runtime:
             self.pipeline,
             self.store,
             owner=self.owner,
-            concurrency=service.concurrency,
+            concurrency=self.config.poll_concurrency(),
+            per_host=service.per_host_concurrency,
             clock=self.clock,
             lease_ttl=service.lease_ttl,
             on_alerts=on_alerts,
             log=self.log,
+            telemetry=self.telemetry,
         )
 
     def reload(self, config: Config, matcher: Matcher | None = None) -> None:

@@ -7,6 +7,7 @@ key path (`watchlists[2].query`) and, for queries, the column. Only the composit
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -27,6 +28,12 @@ from service.options import NAME_PATTERN, NAME_RULE, Duration, Name, Options, Si
 from service.registry import StoreSettings, sink_types, source_types, store_type_for
 from service.sources.base import FeedOptions
 
+# The default poll concurrency ("auto"): every poll the feeds need per second may hold a slot this
+# long. Each slot holds one response body at most, so the ceiling also bounds memory.
+SLOT_SECONDS = 5.0
+MIN_SLOTS = 20
+MAX_SLOTS = 500
+
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -43,7 +50,8 @@ class ServiceConfig(Options):
     fetch_timeout: Duration = 30.0
     connect_timeout: Duration = 10.0
     max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
-    concurrency: int = Field(20, ge=1, le=1000)
+    # "auto": sized from what the configured feeds need (Config.poll_concurrency).
+    concurrency: int | Literal["auto"] = Field("auto", union_mode="left_to_right")
     per_host_concurrency: int = Field(4, ge=1, le=100)
     grace_period: Duration = 10.0
     lease_ttl: Duration = 60.0
@@ -210,6 +218,16 @@ class Config(Options):
             enabled=f.enabled,
             adaptive=f.interval is None,
         )
+
+    def poll_concurrency(self) -> int:
+        """How many polls may run at once: `service.concurrency`, or with "auto" enough slots for
+        the polls the enabled feeds need per second to each hold one for SLOT_SECONDS (a slow
+        feed's fetch, with room to catch up), within [MIN_SLOTS, MAX_SLOTS]."""
+        configured = self.service.concurrency
+        if configured != "auto":
+            return configured
+        needed = sum(1.0 / max(f.interval, 1.0) for f in self.feed_defs() if f.enabled)
+        return min(MAX_SLOTS, max(MIN_SLOTS, math.ceil(needed * SLOT_SECONDS)))
 
     def routes(self) -> dict[str, tuple[str, ...]]:
         """Which sinks each watchlist delivers to."""

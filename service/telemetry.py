@@ -20,6 +20,12 @@ class Telemetry(Protocol):
 
     def delivery_finished(self, sink: str, outcome: str, duration: float | None) -> None: ...
 
+    def poll_started(self, lag: float) -> None:
+        """A poll started `lag` seconds after its feed was due."""
+
+    def polls_waiting(self, count: int) -> None:
+        """Feeds due whose poll has not started (after the scheduler's latest batch of starts)."""
+
 
 class NullTelemetry:
     def poll_finished(self, feed: str, status: str, duration: float, items: int, new: int) -> None:
@@ -35,4 +41,10 @@ class NullTelemetry:
         return None
 
     def delivery_finished(self, sink: str, outcome: str, duration: float | None) -> None:
+        return None
+
+    def poll_started(self, lag: float) -> None:
+        return None
+
+    def polls_waiting(self, count: int) -> None:
         return None

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,15 @@ from service.registry import StoreSettings, StoreType
 from service.state import embedded_events
 from service.state.codec import decode_alert, decode_feed_state, encode_alert, encode_feed_state
 from service.state.event_index import EventRequest
-from service.state.protocol import Ack, Delivery, DeliveryStatus, EventMatch, parse_slot, slot_name
+from service.state.protocol import (
+    Ack,
+    Delivery,
+    DeliveryStatus,
+    EventMatch,
+    ScheduleGlance,
+    parse_slot,
+    slot_name,
+)
 
 T = TypeVar("T")
 SCHEMA_VERSION = 4
@@ -238,6 +246,16 @@ class EmbeddedStore:
         verb = "INSERT OR IGNORE" if if_absent else "INSERT OR REPLACE"
         await self._write(f"{verb} INTO schedule VALUES (?, ?)", (feed, at.timestamp()))
 
+    async def schedule_feeds(self, due: Mapping[str, datetime], *, if_absent: bool = False) -> None:
+        verb = "INSERT OR IGNORE" if if_absent else "INSERT OR REPLACE"
+        rows = [(name, at.timestamp()) for name, at in due.items()]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany(f"{verb} INTO schedule VALUES (?, ?)", rows)
+
+        await self._run(write)
+
     async def unschedule_feed(self, feed: str) -> None:
         await self._write("DELETE FROM schedule WHERE feed=?", (feed,))
 
@@ -245,6 +263,25 @@ class EmbeddedStore:
         sql = "SELECT feed FROM schedule WHERE due<=? ORDER BY due, feed LIMIT ?"
         rows = await self._run(lambda db: db.execute(sql, (now.timestamp(), limit)).fetchall())
         return [str(r[0]) for r in rows]
+
+    async def glance(self, now: datetime, limit: int) -> ScheduleGlance:
+        stamp = now.timestamp()
+
+        def read(db: sqlite3.Connection) -> ScheduleGlance:
+            due = db.execute(
+                "SELECT feed, due FROM schedule WHERE due<=? ORDER BY due, feed LIMIT ?", (stamp, limit)
+            ).fetchall()
+            count = db.execute("SELECT count(*) FROM schedule WHERE due<=?", (stamp,)).fetchone()[0]
+            later = db.execute("SELECT min(due) FROM schedule WHERE due>?", (stamp,)).fetchone()[0]
+            total = db.execute("SELECT count(*) FROM schedule").fetchone()[0]
+            return ScheduleGlance(
+                [(str(f), _at(d)) for f, d in due],
+                int(count),
+                None if later is None else _at(later),
+                int(total),
+            )
+
+        return await self._run(read)
 
     async def acquire_lease(self, feed: str, owner: str, ttl: float, now: datetime) -> int | None:
         stamp = now.timestamp()
@@ -529,3 +566,7 @@ STORE = StoreType(
     build=_build,
     describe=lambda directory: f"embedded ({directory or DEFAULT_DIRECTORY})",
 )
+
+
+def _at(stamp: float) -> datetime:
+    return datetime.fromtimestamp(float(stamp), UTC)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +38,7 @@ from service.state.codec import (
     encode_outlet,
 )
 from service.state.event_index import EventRequest, known_event, plan
-from service.state.protocol import Ack, Delivery, DeliveryStatus, EventMatch, parse_slot
+from service.state.protocol import Ack, Delivery, DeliveryStatus, EventMatch, ScheduleGlance, parse_slot
 
 _SEP = "\x1f"
 CLAIM_SCAN_FACTOR = 4  # a claim scans at most this many times `limit` due members (others' claims)
@@ -291,12 +292,33 @@ class RedisStore:
     async def schedule_feed(self, feed: str, at: datetime, *, if_absent: bool = False) -> None:
         await self._call(self.redis.zadd(self.keys.schedule, {feed: at.timestamp()}, nx=if_absent))
 
+    async def schedule_feeds(self, due: Mapping[str, datetime], *, if_absent: bool = False) -> None:
+        scores = {name: at.timestamp() for name, at in due.items()}
+        for start in range(0, len(scores), 5000):  # bounded commands, so one call never stalls Redis
+            chunk = dict(itertools.islice(scores.items(), start, start + 5000))
+            await self._call(self.redis.zadd(self.keys.schedule, chunk, nx=if_absent))
+
     async def unschedule_feed(self, feed: str) -> None:
         await self._call(self.redis.zrem(self.keys.schedule, feed))
 
     async def due_feeds(self, now: datetime, limit: int) -> list[str]:
         due = self.redis.zrangebyscore(self.keys.schedule, "-inf", now.timestamp(), 0, limit)
         return list(await self._call(due))
+
+    async def glance(self, now: datetime, limit: int) -> ScheduleGlance:
+        key, stamp = self.keys.schedule, now.timestamp()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zrangebyscore(key, "-inf", stamp, 0, limit, withscores=True)
+        pipe.zcount(key, "-inf", stamp)
+        pipe.zrangebyscore(key, f"({stamp}", "+inf", 0, 1, withscores=True)
+        pipe.zcard(key)
+        due, count, later, total = await self._call(pipe.execute())
+        return ScheduleGlance(
+            [(str(name), _at(score)) for name, score in due],
+            int(count),
+            _at(later[0][1]) if later else None,
+            int(total),
+        )
 
     async def acquire_lease(self, feed: str, owner: str, ttl: float, now: datetime) -> int | None:
         keys = [self.keys.lease(feed), self.keys.fence(feed)]
@@ -457,3 +479,7 @@ STORE = StoreType(
     build=_build,
     describe=lambda url: f"redis ({hide_password(url)})",
 )
+
+
+def _at(stamp: float) -> datetime:
+    return datetime.fromtimestamp(float(stamp), UTC)

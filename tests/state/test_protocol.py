@@ -285,6 +285,32 @@ async def test_scheduling_if_absent_seeds_new_feeds_without_moving_known_ones(st
     assert await store.due_feeds(NOW + timedelta(minutes=5), 10) == ["new", "known"]
 
 
+async def test_a_glance_gives_the_due_feeds_with_their_times_the_count_and_the_next_due_time(
+    store: Store,
+) -> None:
+    await store.schedule_feeds(
+        {"later": NOW + timedelta(minutes=5), "now": NOW, "overdue": NOW - timedelta(minutes=5)}
+    )
+    await store.schedule_feed("soon", NOW + timedelta(seconds=30))
+    glance = await store.glance(NOW, 1)
+    assert glance.due == [("overdue", NOW - timedelta(minutes=5))]
+    assert (glance.due_count, glance.next_due, glance.scheduled) == (2, NOW + timedelta(seconds=30), 4)
+    everything = await store.glance(NOW + timedelta(hours=1), 10)
+    assert [name for name, _ in everything.due] == ["overdue", "now", "soon", "later"]
+    assert everything.next_due is None
+
+
+async def test_scheduling_many_feeds_at_once_keeps_known_due_times_when_asked(store: Store) -> None:
+    await store.schedule_feed("known", NOW + timedelta(minutes=5))
+    await store.schedule_feeds({f"f{i}": NOW for i in range(12_000)} | {"known": NOW}, if_absent=True)
+    glance = await store.glance(NOW, 5)
+    assert (glance.due_count, glance.scheduled, glance.next_due) == (
+        12_000,
+        12_001,
+        NOW + timedelta(minutes=5),
+    )
+
+
 async def test_a_held_lease_is_refused_to_another_owner_until_released(store: Store) -> None:
     token = await store.acquire_lease("f", "a", 30, NOW)
     assert token is not None
