@@ -16,7 +16,7 @@ from service.logs import Logger
 from service.match import Explanation, Matcher, compile_matcher, explain_item
 from service.models import Alert, Feed, Hit, Item, Match
 from service.options import format_duration
-from service.pipeline import alert_id
+from service.pipeline import LEARN_AFTER, alert_id
 from service.registry import Shared, SinkContext, source_types
 from service.runtime import (
     build_runtime,
@@ -29,6 +29,7 @@ from service.runtime import (
 from service.settings import Config
 from service.sources.base import FeedOptions
 from service.state.protocol import DeliveryStatus
+from service.worker import BEHIND_AFTER
 from service.worker import run_once as run_pass
 
 SETTLE_SECONDS = 30.0
@@ -119,7 +120,7 @@ async def run_once(config: Config, log: Logger) -> int:
             runtime.outbox,
             runtime.store,
             config.feed_defs(),
-            concurrency=config.service.concurrency,
+            concurrency=config.poll_concurrency(),
             clock=runtime.clock,
             settle_seconds=SETTLE_SECONDS,
             log=log,
@@ -279,6 +280,8 @@ def _test_alert(now: datetime) -> Alert:
 async def feeds_status(config: Config, log: Logger) -> int:
     async with build_runtime(config, log) as runtime:
         states = {s.name: s for s in await runtime.store.all_feed_states()}
+        now = runtime.clock()
+        glance = await runtime.store.glance(now, 1)
     for feed in config.feed_defs():
         s = states.get(feed.name)
         if s is None:
@@ -290,9 +293,17 @@ async def feeds_status(config: Config, log: Logger) -> int:
         print(
             f"{feed.name}: {status}; failures in a row {s.failures}; last success {_when(s.last_success)}; "
             f"next poll {_when(s.next_poll)}"
+            + (f"; started {s.late:.1f} s after due" if s.late is not None else "")
+            + (f"; language learned: {s.language}" if s.language and s.language_items >= LEARN_AFTER else "")
             + (f"; last error: {s.last_error}" if s.last_error else "")
             + (f"; moved to {s.url}" if s.url else "")
         )
+    oldest = (now - glance.due[0][1]).total_seconds() if glance.due else 0.0
+    print(
+        f"schedule: {glance.due_count} of {glance.scheduled} feeds due now"
+        + (f", the oldest {oldest:.0f} s late" if glance.due else "")
+        + ("; polls are behind (see newsalert_poll_lag_seconds)" if oldest >= BEHIND_AFTER else "")
+    )
     return 0
 
 

@@ -5,7 +5,7 @@ Nothing here does I/O; every stage takes and returns these.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -129,12 +129,18 @@ class Feed:
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """What a fetched body held: its items, the polling hint it gave (RSS `<ttl>`), and why it was
-    malformed when it was (the items are then what could be recovered)."""
+    """What a fetched body held, read in two steps so a poll pays only for news: every entry's item
+    id and date (cheap), and `build`, which makes the Items of the ids asked for (HTML to text,
+    language detection: the costly part), with a language to stand in for detection. Also the
+    polling hint the body gave (RSS `<ttl>`), why it was malformed when it was (the entries are then
+    what could be recovered), and the language the source declares (None: items' are detected)."""
 
-    items: list[Item]
+    ids: Sequence[str]
+    dates: Sequence[datetime | None]
+    build: Callable[[Collection[str] | None, str | None], list[Item]]
     ttl_seconds: float | None = None
     malformed: str | None = None
+    declared_language: str | None = None
 
 
 class FeedReader(Protocol):
@@ -159,6 +165,10 @@ class FeedState:
     last_error: str | None = None
     disabled_reason: str | None = None
     first_polled: datetime | None = None
+    body_hash: str | None = None  # of the last body read: the same body again is not parsed
+    language: str | None = None  # learned: every item of a feed that declares none was this language
+    language_items: int = 0  # how many items in a row were detected as `language`
+    late: float | None = None  # how many seconds after its due time the last poll started
 
 
 @dataclass(frozen=True, slots=True)

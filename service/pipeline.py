@@ -32,6 +32,7 @@ from service.telemetry import NullTelemetry, Telemetry
 
 TEASER_CHARS = 400
 MEMORY_PER_FEED = 2000
+LEARN_AFTER = 20
 
 
 class FeedFetcher(Protocol):
@@ -134,25 +135,27 @@ class Pipeline:
         self._telemetry: Telemetry = telemetry or NullTelemetry()
         # What each feed's last poll held, kept in the process: if the store loses its data (a Redis
         # restart without persistence) this keeps old news from replaying and marks the feed as known.
-        self._memory: dict[str, frozenset[str]] = {}
+        # Compact, for 50,000 feeds: each id as 8 bytes of its hash, one bytes object per feed.
+        self._memory: dict[str, bytes] = {}
 
-    async def poll(self, feed: Feed, *, fence: int | None = None) -> PollOutcome:
+    async def poll(self, feed: Feed, *, fence: int | None = None, late: float | None = None) -> PollOutcome:
         """Poll one feed. With `fence` (a lease's token) the feed state is written only while that
-        lease is still the newest, so a replica that lost its lease cannot overwrite a newer poll."""
+        lease is still the newest, so a replica that lost its lease cannot overwrite a newer poll.
+        `late` (seconds after its due time the poll started) is kept in the feed state."""
         started = self._clock()
-        outcome = await self._poll_once(feed, fence)
+        outcome = await self._poll_once(feed, fence, late)
         duration = (self._clock() - started).total_seconds()
         self._telemetry.poll_finished(feed.name, outcome.status, duration, outcome.items, outcome.new)
         return outcome
 
-    async def _poll_once(self, feed: Feed, fence: int | None) -> PollOutcome:
+    async def _poll_once(self, feed: Feed, fence: int | None, late: float | None) -> PollOutcome:
         log = self._log.bind(feed=feed.name)
         state = await self._store.get_feed_state(feed.name)
         if state is None and feed.name in self._memory:
             log.warning("feed_state_missing", reason="the store lost this feed's state; using the last poll")
         if state is not None and state.disabled_reason:
             return PollOutcome(feed.name, "disabled", error=state.disabled_reason)
-        current = state or FeedState(name=feed.name)
+        current = replace(state or FeedState(name=feed.name), late=late)
         try:
             return await self._poll(
                 feed, current, fence, first=state is None and feed.name not in self._memory, log=log
@@ -172,41 +175,76 @@ class Pipeline:
             done = await self._succeeded(feed, state, result, None, [], fence, log)
             log.debug("feed_not_modified", duration_ms=_ms(started, self._clock()))
             return PollOutcome(feed.name, "not_modified", next_poll=done.next_poll)
+        body_hash = hashlib.blake2b(result.body, digest_size=16).hexdigest()
+        if state.body_hash is not None and body_hash == state.body_hash:
+            # The same bytes as last time (a server that ignores conditional GET): nothing is new.
+            done = await self._succeeded(feed, state, result, None, [], fence, log)
+            log.debug("feed_unchanged", duration_ms=_ms(started, self._clock()))
+            return PollOutcome(feed.name, "unchanged", next_poll=done.next_poll)
         # One `now` for building and for judging items: an undated item is stamped with it, and the
         # backfill rule recognises it by exactly that stamp.
         now = self._clock()
         reading = await asyncio.to_thread(feed.reader.read, feed, result, now)
-        items = reading.items
         if reading.malformed:
-            log.warning("feed_malformed", reason=reading.malformed, items=len(items))
-        alerts, new = await self._process(feed, items, now, first=first, log=log)
-        dated = [i.published for i in items if i.published is not None and i.published < now]
-        done = await self._succeeded(feed, state, result, reading, dated, fence, log)
+            log.warning("feed_malformed", reason=reading.malformed, items=len(reading.ids))
+        alerts, new, state = await self._process(feed, state, reading, now, first=first, log=log)
+        dated = [d for d in reading.dates if d is not None and d < now]
+        done = await self._succeeded(
+            feed, replace(state, body_hash=body_hash), result, reading, dated, fence, log
+        )
         log.info(
             "feed_fetched",
-            items=len(items),
+            items=len(reading.ids),
             new=new,
             alerts=alerts,
             first_poll=first,
             duration_ms=_ms(started, self._clock()),
         )
         return PollOutcome(
-            feed.name, "fetched", items=len(items), new=new, alerts=alerts, next_poll=done.next_poll
+            feed.name, "fetched", items=len(reading.ids), new=new, alerts=alerts, next_poll=done.next_poll
         )
 
     async def _process(
-        self, feed: Feed, items: list[Item], now: datetime, *, first: bool, log: Logger
-    ) -> tuple[int, int]:
-        remembered = self._memory.get(feed.name, frozenset())
-        unseen_ids = set(await self._store.unseen_items(feed.name, [i.id for i in items], now)) - remembered
-        fresh = [i for i in items if i.id in unseen_ids]
+        self, feed: Feed, state: FeedState, reading: Reading, now: datetime, *, first: bool, log: Logger
+    ) -> tuple[int, int, FeedState]:
+        """Ask the store which entries are new, build only those, match them; returns the alerts
+        made, the count of new items and the state with what was learned of the feed's language."""
+        remembered = _unpack(self._memory.get(feed.name, b""))
+        unseen = set(await self._store.unseen_items(feed.name, list(reading.ids), now))
+        unseen = {i for i in unseen if _short(i) not in remembered}
+        fresh_ids = [i for i in reading.ids if i in unseen]
+        # A first poll alerts only within `backfill`: the rest is remembered, never built.
+        wanted = _may_alert(reading, fresh_ids, first=first, backfill=feed.backfill, now=now)
+        fresh, state = await self._build(feed, state, reading, wanted)
         candidates = alertable(fresh, first_poll=first, backfill=feed.backfill, now=now)
         if feed.full_text:
             candidates = [await self._with_full_text(i, log) for i in candidates]
         alerts = await self._enqueue(await asyncio.to_thread(self._match, candidates, now), now, log)
-        await self._store.remember_items(feed.name, [i.id for i in fresh], now)
-        self._memory[feed.name] = frozenset([i.id for i in items][:MEMORY_PER_FEED])
-        return alerts, len(fresh)
+        await self._store.remember_items(feed.name, fresh_ids, now)
+        self._memory[feed.name] = b"".join(_short(i) for i in reading.ids[:MEMORY_PER_FEED])
+        return alerts, len(fresh_ids), state
+
+    async def _build(
+        self, feed: Feed, state: FeedState, reading: Reading, ids: list[str]
+    ) -> tuple[list[Item], FeedState]:
+        """Build the new items. A feed that declares no language learns one once LEARN_AFTER items
+        in a row were detected as it; the first new item of every later poll is still detected, and
+        a disagreement unlearns it (and those items are built again, detected)."""
+        if not ids:
+            return [], state
+        if reading.declared_language is not None:
+            return await asyncio.to_thread(reading.build, set(ids), None), state
+        learned = state.language if state.language_items >= LEARN_AFTER else None
+        if learned is None:
+            items = await asyncio.to_thread(reading.build, set(ids), None)
+        else:
+            probe = await asyncio.to_thread(reading.build, {ids[0]}, None)
+            if probe and probe[0].language != learned:
+                items = await asyncio.to_thread(reading.build, set(ids), None)
+                return items, replace(state, language=None, language_items=0)
+            items = await asyncio.to_thread(reading.build, set(ids), learned)
+            return items, replace(state, language_items=state.language_items + len(items))
+        return items, _learn(state, [i.language for i in items])
 
     def _match(self, items: list[Item], now: datetime) -> list[Matched]:
         """Match each item; read the anchors and fingerprint of those that matched (the event index
@@ -360,6 +398,7 @@ class Pipeline:
         new_state = next_state_after_failure(
             state, now=self._clock(), interval=feed.interval, error=reason, rng=self._rng
         )
+
         await self._save_state(new_state, fence, log)
         if new_state.disabled_reason:
             # 410 Gone, or too many failures in a row: stop polling and say so loudly.
@@ -369,6 +408,35 @@ class Pipeline:
             return PollOutcome(feed.name, "disabled", error=new_state.disabled_reason)
         log.warning("feed_failed", error=error, failures=new_state.failures, url=state.url or feed.url)
         return PollOutcome(feed.name, "failed", error=error, next_poll=new_state.next_poll)
+
+
+def _may_alert(reading: Reading, ids: list[str], *, first: bool, backfill: float, now: datetime) -> list[str]:
+    """The new ids `alertable` could keep, judged from the entries' dates alone (as it judges)."""
+    if not first or backfill == float("inf"):
+        return ids
+    if backfill <= 0:
+        return []
+    since, wanted = now - timedelta(seconds=backfill), set(ids)
+    dated = zip(reading.ids, reading.dates, strict=True)
+    return [i for i, d in dated if i in wanted and d is not None and since <= d < now]
+
+
+def _learn(state: FeedState, languages: list[str | None]) -> FeedState:
+    """Count detected languages in a row: one language throughout adds up, any other starts over."""
+    if not languages or None in languages or len(set(languages)) > 1:
+        return replace(state, language=None, language_items=0)
+    language = languages[0]
+    so_far = state.language_items if state.language == language else 0
+    return replace(state, language=language, language_items=so_far + len(languages))
+
+
+def _short(item_id: str) -> bytes:
+    """An item id as the process memory keeps it: 8 bytes of its hash."""
+    return hashlib.blake2b(item_id.encode(), digest_size=8).digest()
+
+
+def _unpack(packed: bytes) -> set[bytes]:
+    return {packed[i : i + 8] for i in range(0, len(packed), 8)}
 
 
 def _moment(item: Item, now: datetime) -> float:

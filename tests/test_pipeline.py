@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -19,10 +20,11 @@ from aiohttp.test_utils import TestServer
 
 from service import lexicon
 from service.feeds.fetch import Fetcher, FetchLimits
+from service.feeds.result import FetchResult
 from service.match import compile_matcher
 from service.metrics import Metrics
-from service.models import Alert, Breaking, Feed, Outlet, Vocabulary, WatchlistDef
-from service.pipeline import Pipeline, alertable, breaking_outlets
+from service.models import Alert, Breaking, Feed, Item, Outlet, Reading, Vocabulary, WatchlistDef
+from service.pipeline import LEARN_AFTER, Pipeline, alertable, breaking_outlets
 from service.sinks.outbox import Outbox
 from service.sinks.render import render_text
 from service.sinks.telegram import TelegramBot, TelegramSink
@@ -219,7 +221,6 @@ async def test_losing_the_store_replays_nothing_and_still_alerts_on_news(
     ],
 )
 def test_alertable_follows_the_backfill_rule(first: bool, backfill: float, expected: list[str]) -> None:
-    from service.models import Item
 
     items = [
         Item("a", "f", published=NOW - timedelta(hours=1)),
@@ -462,3 +463,91 @@ def test_a_copy_published_long_after_the_rush_does_not_make_it_breaking() -> Non
     late = (*rush, Outlet("d", at=9000))
     assert breaking_outlets(late, Breaking(3, 600), "d") is None
     assert breaking_outlets(late, Breaking(3, 600), "c") is not None
+
+
+# -- cost proportional to news ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CountingReader:
+    """The RSS reader, counting the bodies it reads and the items it builds."""
+
+    calls: Counter[str] = field(default_factory=Counter, compare=False)
+
+    def read(self, feed: Feed, result: FetchResult, now: datetime) -> Reading:
+        self.calls["read"] += 1
+        reading = RssReader().read(feed, result, now)
+
+        def build(wanted: Collection[str] | None, language: str | None) -> list[Item]:
+            items = reading.build(wanted, language)
+            self.calls["built"] += len(items)
+            return items
+
+        return Reading(
+            reading.ids,
+            reading.dates,
+            build,
+            reading.ttl_seconds,
+            reading.malformed,
+            reading.declared_language,
+        )
+
+
+async def test_an_unchanged_body_is_not_parsed_and_a_changed_one_builds_only_its_new_items(
+    feed_server: FeedServer,
+    make_harness,  # type: ignore[no-untyped-def]
+) -> None:
+    h = await make_harness()
+    reader = CountingReader()
+    news = Feed(name="f", url=feed_server.url("f"), reader=reader)
+    old = [(f"old{i}", f"rocket number {i}", NOW - timedelta(hours=i + 1)) for i in range(30)]
+    feed_server.feeds["f"] = rss(old)
+    await h.run([news])
+    assert reader.calls == Counter(read=1)  # a quiet first poll remembers the ids, builds nothing
+    with structlog.testing.capture_logs() as logs:
+        assert await h.run([news]) == []  # the server ignores conditional GET: the same 200 again
+    assert reader.calls == Counter(read=1)
+    assert [e["event"] for e in logs if e.get("feed") == "f"] == ["feed_unchanged"]
+    feed_server.feeds["f"] = rss([("new", "rocket attack on the base", NOW), *old])
+    sent = await h.run([news])
+    assert len(sent) == 1 and reader.calls == Counter(read=2, built=1)
+    state = await h.store.get_feed_state("f")
+    assert state is not None and state.body_hash is not None and state.failures == 0
+
+
+async def test_a_feed_without_a_language_learns_it_and_unlearns_it_when_an_item_disagrees(
+    feed_server: FeedServer,
+    make_harness,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    import service.text
+
+    detected: list[str] = []
+    real = service.text.detect_language
+
+    def counting(text: str) -> str | None:
+        detected.append(text)
+        return real(text)
+
+    monkeypatch.setattr(service.text, "detect_language", counting)
+    h = await make_harness()
+    news = feed(feed_server, "f", backfill=math.inf)
+    arabic = [(f"a{i}", f"سقطت صواريخ على قاعدة عسكرية قرب المطار رقم {i}", NOW) for i in range(LEARN_AFTER)]
+    feed_server.feeds["f"] = rss(arabic)
+    await h.run([news])
+    state = await h.store.get_feed_state("f")
+    assert state is not None and (state.language, state.language_items) == ("ar", LEARN_AFTER)
+    assert len(detected) == LEARN_AFTER
+    more = [(f"b{i}", f"صواريخ كاتيوشا تستهدف القاعدة مجددا {i}", NOW) for i in range(3)]
+    feed_server.feeds["f"] = rss([*more, *arabic])
+    detected.clear()
+    await h.run([news])
+    assert len(detected) == 1  # the learned language stands in; one new item is still checked
+    assert {d.alert.item.language for d in await h.store.deliveries()} == {"ar"}
+    english = ("e1", "Rockets struck a military base near the airport this morning", NOW)
+    feed_server.feeds["f"] = rss([english, *more, *arabic])
+    await h.run([news])
+    state = await h.store.get_feed_state("f")
+    assert state is not None and state.language_items < LEARN_AFTER
+    languages = {d.alert.item.title[:7]: d.alert.item.language for d in await h.store.deliveries()}
+    assert languages["Rockets"] == "en"

@@ -20,7 +20,7 @@ import hashlib
 import importlib
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,18 +44,42 @@ def build_items(parsed: ParsedFeed, *, feed: str, language: str | None, now: dat
     Language: the entry's xml:lang, else the feed's xml:lang or `<language>`, else the `language`
     hint from the config, else `service.text.detect_language` on the text.
     """
-    keys = _entry_keys(parsed.entries)
-    fallback_language = parsed.language or normalise_language(language)
-    detect = None if fallback_language else _language_detector()
-    return [
-        _build_item(entry, key, feed=feed, language=fallback_language, now=now, detect=detect)
-        for entry, key in zip(parsed.entries, keys, strict=True)
-    ]
+    return FeedEntries(parsed, feed=feed, language=language, now=now).build()
+
+
+class FeedEntries:
+    """A parsed feed's entries, read in two steps so a poll pays only for news: `ids` and `dates`
+    are cheap (a guid or link and a date per entry); `build` does the costly part (HTML to text,
+    language detection) for the entries asked for, typically the few the store has not seen."""
+
+    __slots__ = ("_entries", "_feed", "_language", "_now", "dates", "declared", "ids")
+
+    def __init__(self, parsed: ParsedFeed, *, feed: str, language: str | None, now: datetime) -> None:
+        self._entries = parsed.entries
+        self._feed, self._now = feed, now
+        # What the feed (or its config) says its language is; None leaves it to detection.
+        self.declared = parsed.language or normalise_language(language)
+        self._language = self.declared
+        self.ids = [_item_id(feed, key) for key in _entry_keys(parsed.entries)]
+        self.dates = [
+            _entry_date(entry, ("published_parsed", "updated_parsed"), now) for entry in parsed.entries
+        ]
+
+    def build(self, wanted: Collection[str] | None = None, language: str | None = None) -> list[Item]:
+        """The Items of the entries whose id is in `wanted` (all when None), in feed order.
+        `language` stands in for detection on a feed that declares none (a language it learned)."""
+        fallback = self._language or language
+        detect = None if fallback else _language_detector()
+        return [
+            _build_item(entry, item_id, feed=self._feed, language=fallback, now=self._now, detect=detect)
+            for entry, item_id in zip(self._entries, self.ids, strict=True)
+            if wanted is None or item_id in wanted
+        ]
 
 
 def _build_item(
     entry: Mapping[str, Any],
-    key: str,
+    item_id: str,
     *,
     feed: str,
     language: str | None,
@@ -66,7 +90,7 @@ def _build_item(
     summary = _field_text(entry, "summary")[:MAX_SUMMARY]
     content = _content_text(entry)[:MAX_CONTENT]
     return Item(
-        id=_item_id(feed, key),
+        id=item_id,
         feed=feed,
         title=title,
         url=_string(entry.get("link")),

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from service.feeds.items import build_items
+from service.feeds.items import FeedEntries
 from service.feeds.parse import parse_feed
 from service.feeds.result import FetchResult
 from service.models import Feed, Reading
@@ -38,9 +38,11 @@ class RssReader:
 
     def read(self, feed: Feed, result: FetchResult, now: datetime) -> Reading:
         parsed = parse_feed(result.body, result.headers, encoding=self.encoding)
-        items = build_items(parsed, feed=feed.name, language=feed.language, now=now)
+        entries = FeedEntries(parsed, feed=feed.name, language=feed.language, now=now)
         malformed = (parsed.bozo_reason or "malformed") if parsed.bozo else None
-        return Reading(items, parsed.ttl_seconds, malformed)
+        return Reading(
+            entries.ids, entries.dates, entries.build, parsed.ttl_seconds, malformed, entries.declared
+        )
 
 
 SOURCE = SourceType(
