@@ -46,6 +46,9 @@ def print_check(path: str, config: Config, log: Logger) -> int:
         "off" if config.service.http_port == 0 else f"{config.service.http_host}:{config.service.http_port}"
     )
     out.append(f"http: {http}    log format: {config.service.log_format}")
+    sized = " (auto, from the feeds' intervals)" if config.service.concurrency == "auto" else ""
+    per_feed = "per feed" if config.per_feed_metrics() else 'all feeds as feed="*"'
+    out.append(f"polls at once: {config.poll_concurrency()}{sized}    poll metrics: {per_feed}")
     out.append(f"feeds ({len(config.feeds)}):")
     out.extend(
         _describe_feed(options, feed) for options, feed in zip(config.feeds, config.feed_defs(), strict=True)

@@ -190,6 +190,7 @@ class Runtime:
         anchors = finder_for(tuple(config.vocabulary().entities))
         self.config, self._matcher, self._routes = config, matcher, config.routes()
         self._anchors = anchors
+        self.telemetry.by_feed = config.per_feed_metrics()
         self.sinks.clear()
         self.sinks.update(sinks)
         self._retired.extend(replaced)
@@ -222,7 +223,9 @@ async def build_runtime(
         async with Fetcher(fetch_limits(config), user_agent=USER_AGENT) as fetcher, http_session() as session:
             context = SinkContext(session=session, log=log, shared=Shared())
             sinks = build_sinks(config, context)
-            runtime = Runtime(config, store, fetcher, context, sinks, log, clock, Metrics())
+            runtime = Runtime(
+                config, store, fetcher, context, sinks, log, clock, Metrics(config.per_feed_metrics())
+            )
             try:
                 yield runtime
             finally:

@@ -33,6 +33,7 @@ from service.sources.base import FeedOptions
 SLOT_SECONDS = 5.0
 MIN_SLOTS = 20
 MAX_SLOTS = 500
+PER_FEED_METRICS_UP_TO = 1000
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -51,12 +52,30 @@ class ServiceConfig(Options):
     connect_timeout: Duration = 10.0
     max_feed_bytes: int = Field(10 * 1024 * 1024, ge=1024)
     # "auto": sized from what the configured feeds need (Config.poll_concurrency).
-    concurrency: int | Literal["auto"] = Field("auto", union_mode="left_to_right")
+    concurrency: Annotated[int, Field(ge=1, le=1000)] | Literal["auto"] = Field(
+        "auto", union_mode="left_to_right"
+    )
     per_host_concurrency: int = Field(4, ge=1, le=100)
+    # "auto": per-feed metric labels up to PER_FEED_METRICS_UP_TO enabled feeds, feed="*" beyond.
+    per_feed_metrics: bool | Literal["auto"] = "auto"
     grace_period: Duration = 10.0
     lease_ttl: Duration = 60.0
     seen_ttl: Duration = 30 * 86400.0
     delivery_timeout: Duration = 30.0
+
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _slots(cls, value: object) -> object:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1000):
+            return value
+        raise ValueError('must be "auto" or a whole number from 1 to 1000')
+
+    @field_validator("per_feed_metrics", mode="before")
+    @classmethod
+    def _per_feed(cls, value: object) -> object:
+        if value == "auto" or isinstance(value, bool):
+            return value
+        raise ValueError('must be true, false or "auto"')
 
     @field_validator("store")
     @classmethod
@@ -228,6 +247,12 @@ class Config(Options):
             return configured
         needed = sum(1.0 / max(f.interval, 1.0) for f in self.feed_defs() if f.enabled)
         return min(MAX_SLOTS, max(MIN_SLOTS, math.ceil(needed * SLOT_SECONDS)))
+
+    def per_feed_metrics(self) -> bool:
+        """Whether poll metrics carry each feed's name (see `service.per_feed_metrics`)."""
+        if self.service.per_feed_metrics != "auto":
+            return self.service.per_feed_metrics
+        return sum(1 for f in self.feeds if f.enabled) <= PER_FEED_METRICS_UP_TO
 
     def routes(self) -> dict[str, tuple[str, ...]]:
         """Which sinks each watchlist delivers to."""

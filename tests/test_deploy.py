@@ -123,3 +123,16 @@ def test_every_dashboard_query_names_a_metric_the_service_exports(panel: dict[st
     for target in panel["targets"]:
         for metric in re.findall(r"\bnewsalert_\w+", target["expr"]):
             assert metric in names, f"{metric} is not exported"
+
+
+def test_poll_metrics_name_each_feed_or_count_every_feed_as_one() -> None:
+    each, pooled = Metrics(), Metrics(by_feed=False)
+    for metrics in (each, pooled):
+        for feed in ("a", "b"):
+            metrics.poll_finished(feed, "unchanged", 0.01, 30, 0)
+        metrics.poll_started(0.3)
+        metrics.polls_waiting(4)
+    assert 'newsalert_polls_total{feed="a",status="unchanged"} 1.0' in each.render().decode()
+    text = pooled.render().decode()
+    assert 'newsalert_polls_total{feed="*",status="unchanged"} 2.0' in text and 'feed="a"' not in text
+    assert 'newsalert_poll_lag_seconds_bucket{le="0.5"} 1.0' in text and "newsalert_polls_due 4.0" in text

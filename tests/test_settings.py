@@ -279,3 +279,47 @@ def test_a_bad_breaking_option_is_refused_with_its_key(
 ) -> None:
     lines = problems(make_config(_with_breaking(value)))
     assert any(line.split(": ")[1] == key for line in lines), lines
+
+
+def _feeds(count: int, interval: str = "5m") -> str:
+    return "".join(
+        f'[[feeds]]\nname = "f{i}"\nurl = "https://x{i}.example/rss"\ninterval = "{interval}"\n'
+        for i in range(count)
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "feeds", "slots", "per_feed"),
+    [
+        ("", 3, 20, True),  # a handful of feeds: the floor
+        ("", 1000, 20, True),  # 3.3 polls/s x 5 s = 17 slots: the floor still
+        ("", 10_000, 167, False),  # 33.3 polls/s x 5 s
+        ("", 50_000, 500, False),  # 833 wanted, capped by memory
+        ("concurrency = 7\nper_feed_metrics = true\n", 10_000, 7, True),
+        ('concurrency = "auto"\nper_feed_metrics = false\n', 3, 20, False),
+    ],
+)
+def test_concurrency_and_per_feed_metrics_follow_the_feeds_unless_set(
+    make_config: Callable[..., Path], service: str, feeds: int, slots: int, per_feed: bool
+) -> None:
+    config = load_config(make_config(f"[service]\n{service}\n{_feeds(feeds)}"))
+    assert (config.poll_concurrency(), config.per_feed_metrics()) == (slots, per_feed)
+
+
+def test_short_intervals_need_more_slots(make_config: Callable[..., Path]) -> None:
+    assert load_config(make_config(_feeds(1000, "30s"))).poll_concurrency() == 167
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("concurrency = 0", 'service.concurrency: must be "auto" or a whole number from 1 to 1000'),
+        ('concurrency = "lots"', 'service.concurrency: must be "auto" or a whole number from 1 to 1000'),
+        ("concurrency = true", 'service.concurrency: must be "auto" or a whole number from 1 to 1000'),
+        ('per_feed_metrics = "yes"', 'service.per_feed_metrics: must be true, false or "auto"'),
+    ],
+)
+def test_bad_concurrency_or_per_feed_metrics_is_refused_with_the_key(
+    make_config: Callable[..., Path], line: str, message: str
+) -> None:
+    assert any(message in p for p in problems(make_config(f"[service]\n{line}\n")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -238,6 +239,10 @@ async def test_probes_and_metrics_answer(service_config, start_service, live_fee
     assert 'newsalert_polls_total{feed="live",status="fetched"}' in text
     assert "newsalert_heartbeat_timestamp_seconds" in text
     assert "newsalert_outbox_pending 0.0" in text
+    # The scheduler's lag: every poll so far started within a second of its due time.
+    lag = dict(re.findall(r'^newsalert_poll_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', text, re.MULTILINE))
+    assert float(lag["1.0"]) >= 1 and float(lag["1.0"]) == float(lag["+Inf"])
+    assert "newsalert_polls_due 0.0" in text
     assert await stop(run) == 0
 
 
