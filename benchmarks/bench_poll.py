@@ -1,7 +1,18 @@
-"""Poll-cycle benchmark: N feeds on loopback, one full cycle, feeds/s, poller CPU and peak RSS.
+"""Polling benchmarks on loopback: the whole service on a schedule, and one bare poll cycle.
 
-    python benchmarks/bench_poll.py            # 1,000 and 5,000 feeds × {304, 200, mixed}
-    python benchmarks/bench_poll.py --quick    # 1,000 feeds only
+    python benchmarks/bench_poll.py --service             # `newsalert run`: 1k, 10k, 50k feeds at 5 min
+                                                          # (rate-equivalent at 30 s), ETag and always-200
+    python benchmarks/bench_poll.py --service --real 50000 --interval 300   # 50,000 feeds, 5 min, for real
+    python benchmarks/bench_poll.py            # bare cycle: 1,000 and 5,000 feeds × {304, 200, mixed}
+    python benchmarks/bench_poll.py --quick    # bare cycle: 1,000 feeds only
+
+The service run starts `newsalert run` (default settings, embedded store) on CPU 1 and the feed
+server on CPU 0, lets the first cycle pass, then measures for `--cycles` intervals: polls/s achieved
+against needed, each feed's gap between polls as the server saw them (p50/p95), the service's CPU %
+(of one core) and its RSS. Feeds are 30 items, 37-85 KB, half without `<language>`; in "etag" mode
+the server answers If-None-Match with 304, in "200" mode it ignores it and sends the whole unchanged
+body every time (as many news sites do). Rate-equivalent: N feeds at 5 minutes poll as often as N/10
+at 30 s; the real run keeps all N feeds in one process, which is what memory needs.
 
 The feed server runs in its own process (so its CPU is not counted) and listens on several
 127.0.0.x addresses, because a real poll cycle spreads over many hosts and the fetcher's per-host
@@ -17,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import resource
 import subprocess
@@ -198,9 +210,217 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
+# --- the whole service on a schedule (--service) ------------------------------------------------
+
+SERVICE_ITEMS = 30
+SIZES = {"1k": 1_000, "10k": 10_000, "50k": 50_000}
+CLOCK_TICKS = 100  # /proc's jiffies (os.sysconf("SC_CLK_TCK") on Linux)
+
+
+def realistic_body(number: int) -> bytes:
+    """30 items of 37-85 KB in all, like a news site's feed; half declare no language."""
+    paragraphs = 3 + number % 7  # the body's size varies with the feed
+    items = []
+    for k in range(SERVICE_ITEMS):
+        text = (
+            f"<p>قالت مصادر أمنية إن صواريخ سقطت قرب قاعدة عسكرية في محيط المطار، الخبر {number}-{k}. "
+            "وأضافت أن فرق الدفاع المدني هرعت إلى المكان وسط إجراءات أمنية مشددة.</p>"
+        )
+        items.append(
+            "<item>"
+            f"<title>مصادر: سقوط صواريخ قرب قاعدة عسكرية رقم {number}-{k}</title>"
+            f"<link>https://news{number % HOSTS}.example/{number}/story-{k}.html?utm_source=rss</link>"
+            f'<guid isPermaLink="false">feed{number}-item{k}</guid>'
+            f"<pubDate>Thu, 10 Jun 2021 {k % 24:02d}:{k % 60:02d}:00 GMT</pubDate>"
+            f"<description><![CDATA[{text}]]></description>"
+            f"<content:encoded><![CDATA[{text * paragraphs}<img src='x.jpg'/>]]></content:encoded>"
+            "</item>"
+        )
+    language = "<language>ar</language>" if number % 2 else ""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        f"<title>Feed {number}</title><link>https://news.example/</link>{language}"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode()
+
+
+def run_schedule_server(port_file: Path) -> None:
+    """Serves /etag/N and /200/N, remembering when each feed was polled; /stats dumps the record."""
+    from aiohttp import web
+
+    bodies: dict[int, bytes] = {}
+    hits: dict[int, list[float]] = {}
+
+    async def feed(request: web.Request) -> web.Response:
+        number = int(request.match_info["number"])
+        hits.setdefault(number, []).append(time.monotonic())
+        etag = f'"{number}"'
+        if request.match_info["mode"] == "etag" and request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        body = bodies.get(number) or bodies.setdefault(number, realistic_body(number))
+        headers = {"ETag": etag} if request.match_info["mode"] == "etag" else {}
+        return web.Response(body=body, headers=headers, content_type="application/rss+xml")
+
+    async def stats(request: web.Request) -> web.Response:
+        since = float(request.query.get("since", "0"))
+        return web.json_response(
+            {"now": time.monotonic(), "hits": {n: [t for t in ts if t >= since] for n, ts in hits.items()}}
+        )
+
+    async def clock(request: web.Request) -> web.Response:
+        return web.json_response({"now": time.monotonic()})
+
+    async def main() -> None:
+        app = web.Application()
+        app.router.add_get("/{mode}/{number}", feed)
+        app.router.add_get("/stats", stats)
+        app.router.add_get("/clock", clock)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        for host in range(1, HOSTS + 1):
+            await web.TCPSite(runner, f"127.0.0.{host}", 0, backlog=4096).start()
+        ports = [int(address[1]) for address in runner.addresses]
+        await asyncio.to_thread(port_file.write_text, json.dumps(ports))
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
+
+
+def service_config(ports: list[int], feeds: int, interval: float, mode: str) -> str:
+    blocks = "".join(
+        f'[[feeds]]\nname = "f{n}"\nurl = "http://127.0.0.{n % HOSTS + 1}:{ports[n % HOSTS]}/{mode}/{n}"\n'
+        f"interval = {interval}\n\n"
+        for n in range(feeds)
+    )
+    # Default settings but for the HTTP port; two watchlists so items are matched as in production.
+    return (
+        f'[service]\nhttp_port = 0\nlog_format = "json"\n\n{blocks}'
+        '[[watchlists]]\nname = "rockets"\nquery = "@std.rocket AND @std.airport"\nsinks = ["hook"]\n\n'
+        '[[watchlists]]\nname = "qaani"\nquery = \'"Esmail Qaani"\'\nsinks = ["hook"]\n\n'
+        '[sinks.hook]\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n'
+    )
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _proc_rss_mb(pid: int) -> tuple[float, float]:
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+    )
+    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+
+
+def _get_json(url: str) -> Any:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=120) as response:
+        return json.loads(response.read())
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def service_scenario(
+    ports: list[int], label: str, feeds: int, interval: float, mode: str, cycles: float, python: str
+) -> dict[str, Any]:
+    import tempfile
+
+    base = f"http://127.0.0.1:{ports[0]}"
+    with tempfile.TemporaryDirectory(prefix="bench-poll-") as directory:
+        Path(directory, "config.toml").write_text(service_config(ports, feeds, interval, mode))
+        worker = subprocess.Popen(
+            ["taskset", "-c", "1", python, "-m", "service", "run", "--config", "config.toml"],
+            cwd=directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            # The first cycle is start-up (first polls, spread); measure the cycles after it.
+            time.sleep(interval * 1.25 + 5)
+            start = _get_json(f"{base}/clock")["now"]
+            cpu0 = _proc_cpu(worker.pid)
+            time.sleep(interval * cycles)
+            cpu1 = _proc_cpu(worker.pid)
+            rss, peak = _proc_rss_mb(worker.pid)
+            record = _get_json(f"{base}/stats?since={start - 2 * interval}")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    window = record["now"] - start
+    # Each poll inside the window closes a gap since the feed's previous poll (which may fall before
+    # it); a feed whose last poll is already longer ago than the interval counts that wait as a gap.
+    gaps: list[float] = []
+    polled = 0
+    for number in range(feeds):
+        times = record["hits"].get(str(number), [])
+        polled += sum(1 for t in times if t >= start)
+        gaps += [b - a for a, b in itertools.pairwise(times) if b >= start]
+        tail = record["now"] - (times[-1] if times else start)
+        if tail > interval:
+            gaps.append(tail)
+    return {
+        "build": "before" if python != sys.executable else "now",
+        "label": label,
+        "feeds": feeds,
+        "interval": interval,
+        "mode": mode,
+        "needed": feeds / interval,
+        "achieved": polled / window,
+        "gap_p50": _quantile(gaps, 0.5),
+        "gap_p95": _quantile(gaps, 0.95),
+        "cpu_pct": 100 * (cpu1 - cpu0) / window,
+        "rss_mb": rss,
+        "peak_mb": peak,
+    }
+
+
+def run_service(
+    scenarios: list[tuple[str, int, float]], modes: list[str], cycles: float, against: str | None
+) -> int:
+    port_file = Path(f"/tmp/bench_poll_ports_{time.monotonic_ns()}.json")
+    server = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, __file__, "--serve-schedule", str(port_file)]
+    )
+    rows = []
+    try:
+        ports = _wait_for_ports(port_file)
+        for label, feeds, interval in scenarios:
+            for mode in modes:
+                for python in [against, sys.executable] if against else [sys.executable]:
+                    row = service_scenario(ports, label, feeds, interval, mode, cycles, python)
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        port_file.unlink(missing_ok=True)
+    header = (
+        f"{'build':>6} {'as':>5} {'feeds':>7} {'every':>6} {'mode':>5} {'polls/s':>8} {'needed':>7} "
+        f"{'gap p50':>8} {'gap p95':>8} {'CPU %':>6} {'RSS MB':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r['build']:>6} {r['label']:>5} {r['feeds']:>7,} {r['interval']:>5g}s {r['mode']:>5} {r['achieved']:>8.1f} "
+            f"{r['needed']:>7.1f} {r['gap_p50']:>7.1f}s {r['gap_p95']:>7.1f}s {r['cpu_pct']:>6.1f} {r['rss_mb']:>7.0f}"
+        )
+    return 0
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         run_server(Path(sys.argv[2]))
+        return 0
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-schedule":
+        run_schedule_server(Path(sys.argv[2]))
         return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--poll":
         run_poller(json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
@@ -213,7 +433,33 @@ def main() -> int:
     parser.add_argument(
         "--modes", nargs="*", default=["304", "200", "mixed"], choices=["304", "200", "mixed"]
     )
+    parser.add_argument("--service", action="store_true", help="the whole service on a schedule")
+    parser.add_argument(
+        "--sizes",
+        nargs="*",
+        default=list(SIZES),
+        choices=list(SIZES),
+        help="with --service: as many feeds at 5 min",
+    )
+    parser.add_argument("--real", type=int, help="with --service: this many feeds at --interval, no scaling")
+    parser.add_argument("--interval", type=float, default=30.0, help="with --service: seconds (default 30)")
+    parser.add_argument("--cycles", type=float, default=2.0, help="with --service: intervals measured")
+    parser.add_argument(
+        "--against",
+        metavar="PYTHON",
+        help="with --service: also run each scenario with this interpreter's build, first",
+    )
+    parser.add_argument("--service-modes", nargs="*", default=["etag", "200"], choices=["etag", "200"])
     options = parser.parse_args()
+    if options.service:
+        if options.real:
+            scenarios = [(f"{options.real:,}", options.real, options.interval)]
+        else:  # N feeds at 5 minutes poll as often as N × interval / 300 feeds at `interval`
+            scenarios = [
+                (label, max(1, round(SIZES[label] * options.interval / 300)), options.interval)
+                for label in options.sizes
+            ]
+        return run_service(scenarios, options.service_modes, options.cycles, options.against)
     sizes = options.feeds or ([1000] if options.quick else [1000, 5000])
     return run_all(sizes, options.modes)
 
