@@ -376,6 +376,7 @@ def service_scenario(
         "gap_p50": _quantile(gaps, 0.5),
         "gap_p95": _quantile(gaps, 0.95),
         "cpu_pct": 100 * (cpu1 - cpu0) / window,
+        "cpu_ms_per_poll": 1000 * (cpu1 - cpu0) / max(1, polled),
         "rss_mb": rss,
         "peak_mb": peak,
     }
@@ -403,14 +404,14 @@ def run_service(
         port_file.unlink(missing_ok=True)
     header = (
         f"{'build':>6} {'as':>5} {'feeds':>7} {'every':>6} {'mode':>5} {'polls/s':>8} {'needed':>7} "
-        f"{'gap p50':>8} {'gap p95':>8} {'CPU %':>6} {'RSS MB':>7}"
+        f"{'gap p50':>8} {'gap p95':>8} {'CPU %':>6} {'ms/poll':>7} {'RSS MB':>7}"
     )
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
             f"{r['build']:>6} {r['label']:>5} {r['feeds']:>7,} {r['interval']:>5g}s {r['mode']:>5} {r['achieved']:>8.1f} "
-            f"{r['needed']:>7.1f} {r['gap_p50']:>7.1f}s {r['gap_p95']:>7.1f}s {r['cpu_pct']:>6.1f} {r['rss_mb']:>7.0f}"
+            f"{r['needed']:>7.1f} {r['gap_p50']:>7.1f}s {r['gap_p95']:>7.1f}s {r['cpu_pct']:>6.1f} {r['cpu_ms_per_poll']:>7.2f} {r['rss_mb']:>7.0f}"
         )
     return 0
 
