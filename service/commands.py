@@ -284,7 +284,7 @@ async def feeds_status(config: Config, log: Logger) -> int:
     async with build_runtime(config, log) as runtime:
         states = {s.name: s for s in await runtime.store.all_feed_states()}
         now = runtime.clock()
-        glance = await runtime.store.glance(now, 1)
+        glance = await runtime.store.glance(now, 1, count_all=True)
     for feed in config.feed_defs():
         s = states.get(feed.name)
         if s is None:

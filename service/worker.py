@@ -232,8 +232,12 @@ class PollScheduler:
             self._starved = True
             return MAX_PAUSE
         now = self._clock()
-        glance = await self._store.glance(now, room + len(self._tasks) + LOOK_PAST)
-        await self._reseed_now_and_then(glance)
+        loop_time = asyncio.get_running_loop().time()
+        reseed = loop_time - self._seeded_at >= RESEED_SECONDS
+        glance = await self._store.glance(now, room + len(self._tasks) + LOOK_PAST, count_all=reseed)
+        if reseed:
+            self._seeded_at = loop_time
+            await self._reseed(glance.scheduled or 0, loop_time)
         started: set[str] = set()
         refused = 0
         for name, due in glance.due:
@@ -298,18 +302,14 @@ class PollScheduler:
             self._behind_warned = None
             self._log.info("polls_caught_up", due=waiting)
 
-    async def _reseed_now_and_then(self, glance: ScheduleGlance) -> None:
-        """Put back the due time of any configured feed the store no longer schedules: when the
-        store holds fewer due times than there are feeds, and once a minute in any case (another
-        replica's config may schedule feeds this one does not have)."""
-        loop_time = asyncio.get_running_loop().time()
-        if loop_time - self._seeded_at < RESEED_SECONDS:
-            return
-        self._seeded_at = loop_time
-        if glance.scheduled >= len(self._feeds) and loop_time - self._fully_seeded_at < FULL_RESEED_SECONDS:
+    async def _reseed(self, scheduled_count: int, loop_time: float) -> None:
+        """Put back the due time of any configured feed the store no longer schedules (every
+        RESEED_SECONDS): when the store holds fewer due times than there are feeds, and once a
+        minute in any case (another replica's config may schedule feeds this one does not have)."""
+        if scheduled_count >= len(self._feeds) and loop_time - self._fully_seeded_at < FULL_RESEED_SECONDS:
             return
         self._fully_seeded_at = loop_time
-        scheduled = set(await self._store.due_feeds(FAR_FUTURE, glance.scheduled + len(self._feeds) + 1000))
+        scheduled = set(await self._store.due_feeds(FAR_FUTURE, scheduled_count + len(self._feeds) + 1000))
         now = self._clock()
         lost = {n: now for n in self._feeds if n not in scheduled and n not in self._tasks}
         if lost:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -312,6 +313,29 @@ async def test_feeds_status_and_outbox_read_the_store(demo_dir: Path) -> None:
     assert code == 0 and "demo-iraq: ok" in out
     code, out, _ = await newsalert("outbox", "--config", "config.toml", "--all", cwd=demo_dir)
     assert code == 0 and "delivered" in out
+
+
+async def test_feeds_status_shows_how_late_polls_start_and_how_many_are_due(demo_dir: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from service.models import FeedState
+    from service.state.embedded import EmbeddedStore
+
+    store = EmbeddedStore(demo_dir / "newsalert-state")
+    await store.open()
+    now = datetime.now(UTC)
+    overdue = now - timedelta(minutes=2)
+    await store.put_feed_state(
+        FeedState(
+            "demo-iraq", last_success=now, next_poll=overdue, late=2.5, language="ar", language_items=25
+        )
+    )
+    await store.schedule_feed("demo-iraq", overdue)
+    await store.close()
+    code, out, _ = await newsalert("feeds", "status", "--config", "config.toml", cwd=demo_dir)
+    assert code == 0
+    assert "started 2.5 s after due" in out and "language learned: ar" in out
+    assert re.search(r"schedule: 1 of 1 feeds due now, the oldest 12\d s late; polls are behind", out), out
 
 
 async def test_feeds_import_prints_feed_blocks(tmp_path: Path) -> None:

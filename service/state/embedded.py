@@ -264,7 +264,7 @@ class EmbeddedStore:
         rows = await self._run(lambda db: db.execute(sql, (now.timestamp(), limit)).fetchall())
         return [str(r[0]) for r in rows]
 
-    async def glance(self, now: datetime, limit: int) -> ScheduleGlance:
+    async def glance(self, now: datetime, limit: int, *, count_all: bool = False) -> ScheduleGlance:
         stamp = now.timestamp()
 
         def read(db: sqlite3.Connection) -> ScheduleGlance:
@@ -273,12 +273,9 @@ class EmbeddedStore:
             ).fetchall()
             count = db.execute("SELECT count(*) FROM schedule WHERE due<=?", (stamp,)).fetchone()[0]
             later = db.execute("SELECT min(due) FROM schedule WHERE due>?", (stamp,)).fetchone()[0]
-            total = db.execute("SELECT count(*) FROM schedule").fetchone()[0]
+            total = db.execute("SELECT count(*) FROM schedule").fetchone()[0] if count_all else None
             return ScheduleGlance(
-                [(str(f), _at(d)) for f, d in due],
-                int(count),
-                None if later is None else _at(later),
-                int(total),
+                [(str(f), _at(d)) for f, d in due], int(count), None if later is None else _at(later), total
             )
 
         return await self._run(read)

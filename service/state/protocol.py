@@ -209,7 +209,7 @@ class ScheduleGlance:
     due: list[tuple[str, datetime]]
     due_count: int
     next_due: datetime | None  # the earliest due time after `now`; None when nothing is scheduled later
-    scheduled: int
+    scheduled: int | None = None
 
 
 class SchedulerStore(Protocol):
@@ -236,10 +236,11 @@ class SchedulerStore(Protocol):
     async def due_feeds(self, now: datetime, limit: int) -> list[str]:
         """Feeds due at `now`, most overdue first."""
 
-    async def glance(self, now: datetime, limit: int) -> ScheduleGlance:
+    async def glance(self, now: datetime, limit: int, *, count_all: bool = False) -> ScheduleGlance:
         """One look at the schedule: up to `limit` feeds due at `now` (most overdue first, with their
-        due times), how many are due in all, the earliest due time after `now`, and how many feeds
-        have a due time (one round trip; the scheduler calls it before every batch of starts)."""
+        due times), how many are due in all, the earliest due time after `now`, and with `count_all`
+        how many feeds have a due time (one round trip; the scheduler calls it before every batch of
+        starts, and counts all only now and then: the embedded store counts by scanning)."""
 
     async def acquire_lease(self, feed: str, owner: str, ttl: float, now: datetime) -> int | None:
         """The lease on `feed` for `ttl` seconds, or None while another owner holds it unexpired.

@@ -305,7 +305,7 @@ class RedisStore:
         due = self.redis.zrangebyscore(self.keys.schedule, "-inf", now.timestamp(), 0, limit)
         return list(await self._call(due))
 
-    async def glance(self, now: datetime, limit: int) -> ScheduleGlance:
+    async def glance(self, now: datetime, limit: int, *, count_all: bool = False) -> ScheduleGlance:
         key, stamp = self.keys.schedule, now.timestamp()
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrangebyscore(key, "-inf", stamp, 0, limit, withscores=True)
@@ -317,7 +317,7 @@ class RedisStore:
             [(str(name), _at(score)) for name, score in due],
             int(count),
             _at(later[0][1]) if later else None,
-            int(total),
+            int(total) if count_all else None,
         )
 
     async def acquire_lease(self, feed: str, owner: str, ttl: float, now: datetime) -> int | None:
