@@ -40,6 +40,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_latency import cpu_seconds, memory_mb, quantile
+
 HOSTS = 16
 ITEMS = 20
 ETAG = '"v1"'
@@ -214,7 +216,6 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
 
 SERVICE_ITEMS = 30
 SIZES = {"1k": 1_000, "10k": 10_000, "50k": 50_000}
-CLOCK_TICKS = 100  # /proc's jiffies (os.sysconf("SC_CLK_TCK") on Linux)
 
 
 def realistic_body(number: int) -> bytes:
@@ -303,28 +304,11 @@ def service_config(ports: list[int], feeds: int, interval: float, mode: str) -> 
     )
 
 
-def _proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def _proc_rss_mb(pid: int) -> tuple[float, float]:
-    status = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
-    )
-    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
-
-
 def _get_json(url: str) -> Any:
     import urllib.request
 
     with urllib.request.urlopen(url, timeout=120) as response:
         return json.loads(response.read())
-
-
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def service_scenario(
@@ -345,10 +329,10 @@ def service_scenario(
             # The first cycle is start-up (first polls, spread); measure the cycles after it.
             time.sleep(interval * 1.25 + 5)
             start = _get_json(f"{base}/clock")["now"]
-            cpu0 = _proc_cpu(worker.pid)
+            cpu0 = cpu_seconds(worker.pid)
             time.sleep(interval * cycles)
-            cpu1 = _proc_cpu(worker.pid)
-            rss, peak = _proc_rss_mb(worker.pid)
+            cpu1 = cpu_seconds(worker.pid)
+            rss, peak = memory_mb(worker.pid)
             record = _get_json(f"{base}/stats?since={start - 2 * interval}")
         finally:
             worker.terminate()
@@ -373,8 +357,8 @@ def service_scenario(
         "mode": mode,
         "needed": feeds / interval,
         "achieved": polled / window,
-        "gap_p50": _quantile(gaps, 0.5),
-        "gap_p95": _quantile(gaps, 0.95),
+        "gap_p50": quantile(gaps, 0.5),
+        "gap_p95": quantile(gaps, 0.95),
         "cpu_pct": 100 * (cpu1 - cpu0) / window,
         "cpu_ms_per_poll": 1000 * (cpu1 - cpu0) / max(1, polled),
         "rss_mb": rss,

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 import service
+from service.state.embedded import EmbeddedStore
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -93,3 +94,12 @@ async def redis_client(redis_prefix: str) -> AsyncIterator[aioredis.Redis]:
     if keys:
         await client.delete(*keys)
     await client.aclose()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[EmbeddedStore]:
+    """An open embedded store in this test's directory (modules that test every store override it)."""
+    backend = EmbeddedStore(tmp_path / "state")
+    await backend.open()
+    yield backend
+    await backend.close()

@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 import redis.asyncio as aioredis
 import structlog
 
@@ -78,14 +76,6 @@ def feeds(count: int, *, hosts: int = 1000, interval: float = 300.0, prefix: str
         Feed(f"{prefix}{i}", f"https://{prefix}host{i % hosts}.example/feed", RssReader(), interval=interval)
         for i in range(count)
     ]
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[EmbeddedStore]:
-    backend = EmbeddedStore(tmp_path / "state")
-    await backend.open()
-    yield backend
-    await backend.close()
 
 
 def scheduler(store: Any, pipeline: FakePipeline, **options: Any) -> PollScheduler:

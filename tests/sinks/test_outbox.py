@@ -60,14 +60,6 @@ class ScriptedSink:
         return None
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[EmbeddedStore]:
-    backend = EmbeddedStore(tmp_path / "state")
-    await backend.open()
-    yield backend
-    await backend.close()
-
-
 def outbox(store: EmbeddedStore, clock: FakeClock, *sinks: ScriptedSink, timeout: float = 5.0) -> Outbox:
     return Outbox(
         store,
