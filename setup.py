@@ -1,11 +1,12 @@
 """Build hook: compile the matching engine (service/match, service/text) to C with mypyc.
 
 The engine runs for every item of every feed and is fully typed (mypy --strict), so mypyc turns it
-into extension modules with the same behaviour (benchmarks/README.md). Two small modules are written
-in C: service/match/_chunks.c holds the scan's chunk memo and service/text/_fold.c folds text in one
-pass. The Python sources stay importable, and both have Python twins: with NEWSALERT_PURE_PYTHON=1, where no C compiler or Python headers are
-found, or when compiling fails, the package installs as plain Python and behaves the same, only
-slower.
+into extension modules with the same behaviour (benchmarks/README.md). Three small modules are
+written in C: service/match/_chunks.c holds the scan's chunk memo, service/text/_fold.c folds text
+in one pass and service/text/_skeleton.c finds the words that may start a cross-script name. The
+Python sources stay importable, and all three have Python twins: with NEWSALERT_PURE_PYTHON=1, where
+no C compiler or Python headers are found, or when compiling fails, the package installs as plain
+Python and behaves the same, only slower.
 
 Everything else lives in pyproject.toml.
 """
@@ -39,10 +40,12 @@ def _extensions() -> list[object]:
     if not _compiler_found():
         print("newsalert: no C compiler found; installing the matching engine as plain Python")
         return []
-    # Two modules written in C: the scan's chunk memo and the one-pass folder behind normalise.
+    # Modules written in C: the scan's chunk memo, the one-pass folder behind normalise, and the
+    # finder of the words that may start a name.
     chunks = [
         Extension("service.match._chunks", ["service/match/_chunks.c"], optional=True),
         Extension("service.text._fold", ["service/text/_fold.c"], optional=True),
+        Extension("service.text._skeleton", ["service/text/_skeleton.c"], optional=True),
     ]
     try:
         from mypyc.build import mypycify

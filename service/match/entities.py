@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate, compress
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from service.text.clitics import (
     ARTICLE_CLUSTERS,
@@ -45,9 +45,13 @@ from service.text.skeleton import (
     latin_vowelled_keys,
     latin_vowelled_skeletons,
     name_skeletons,
+    name_start_finder,
     vowels_agree,
 )
 from service.text.tokenise import ARABIC, LETTERS, char_kind, tokenise
+
+if TYPE_CHECKING:
+    from service.text._skeleton import NameStarts
 
 MAX_WINDOW = 4
 MIN_SURNAME = 4
@@ -134,6 +138,21 @@ class StarterMemo:
     def __init__(self) -> None:
         self.checked: set[str] = set()
         self.starters: set[str] = set()
+        self.finder: NameStarts | None = None
+        self.finder_made = False
+
+    def native(self, index: SkeletonIndex) -> NameStarts | None:
+        """The C finder of the index's starts (None where it was not built), made on first use.
+
+        On a stream of new words (a feed's first pass) remembering does not help: the finder
+        decides each word in C for less than a set lookup of its str costs.
+        """
+        if not self.finder_made:
+            self.finder = name_start_finder(
+                index.text_script == ARABIC, index.starts, _BREAKS, lambda word: _may_start(word, index)
+            )
+            self.finder_made = True
+        return self.finder
 
     def starters_among(self, words: set[str], index: SkeletonIndex) -> set[str]:
         new = words - self.checked
@@ -386,6 +405,12 @@ def find_names(norm: str, index: SkeletonIndex) -> list[NameFound]:
 
 def starter_offsets(text: str, index: SkeletonIndex) -> list[int]:
     """Where the words of `text` that may start a name window begin (in text order)."""
+    finder = index.memo.native(index)
+    return starter_offsets_by_words(text, index) if finder is None else finder.find(text)
+
+
+def starter_offsets_by_words(text: str, index: SkeletonIndex) -> list[int]:
+    """`starter_offsets` without the C finder: split into words, each decided by `_may_start`."""
     parts = _SPLITS[index.text_script].split(text)
     words = parts[1::2]
     starters = index.memo.starters_among(set(words), index)

@@ -10,12 +10,21 @@ vowels stand (`latin_vowelled_skeletons`: Esmail Qaani and Ismail Ghaani, not "s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from itertools import product
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from service.text.normalise import normalise
 from service.text.tokenise import ARABIC, LETTERS, tokenise
+
+try:
+    from service.text import _skeleton
+except ImportError:  # built without a C compiler: entities.py finds the starts word by word
+    _skeleton = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from service.text._skeleton import NameStarts
 
 MIN_KEY: Final = 5
 _DOUBLED = re.compile(r"(.)\1")
@@ -278,6 +287,22 @@ def latin_vowelled_keys(name: str) -> frozenset[str]:
         return frozenset()
     options = [latin_vowelled_skeletons(t.text) for t in tokens]
     return frozenset(_join(combo) for combo in product(*options))
+
+
+def name_start_finder(
+    arabic: bool, starts: frozenset[str], breaks: frozenset[str], fallback: Callable[[str], bool]
+) -> NameStarts | None:
+    """The C finder of the words whose skeleton is in `starts` (None where it was not built).
+
+    It reads the letter tables above, so the skeletons it makes are these; `fallback` decides
+    the rare words it will not enumerate (a Latin word of more than 1,024 readings).
+    """
+    if _skeleton is None:
+        return None
+    letters: dict[str, tuple[str, ...]] = (
+        {chr(code): (out,) for code, out in _ARABIC_TABLE.items()} if arabic else dict(_LATIN_TABLE)
+    )
+    return _skeleton.NameStarts(arabic, starts, breaks, letters, _LATIN_ARTICLES, fallback)
 
 
 def consonants_in(key: str) -> int:

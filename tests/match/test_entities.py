@@ -9,12 +9,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.match import compile_matcher
-from service.match.entities import _BREAKS, NameFound, build_indexes, find_names, find_names_from
+from service.match.entities import (
+    _BREAKS,
+    NameFound,
+    SkeletonIndex,
+    build_indexes,
+    find_names,
+    find_names_from,
+    starter_offsets,
+    starter_offsets_by_words,
+)
 from service.match.matcher import match_directly
 from service.match.scan import Scanner
 from service.models import EntityDef, EntityKind, Item, Vocabulary, WatchlistDef
 from service.text.normalise import normalise
-from service.text.skeleton import latin_token_skeletons
+from service.text.skeleton import arabic_token_skeleton, latin_token_skeletons, name_start_finder
 
 NAMES = [
     (0, "Esmail Qaani"),
@@ -231,3 +240,66 @@ def test_words_skipped_by_their_first_letter_could_not_start_a_name(word: str) -
         if index.text_script == "L" and word not in _BREAKS:  # function words end names, never start one
             could = any(key in index.starts for key in latin_token_skeletons(word))
             assert bool(index.memo.starters_among({word}, index)) == could
+
+
+# Letters weighted toward what a name's first word holds (articles, ambiguous Latin letters and
+# digraphs, every letter of the Arabic block including those the skeleton keeps as themselves).
+_PIECES = [
+    *["ال", "وال", "بال", "لل", "ب", "ا", "ي", "و", "ع", "ه", "ة", "ى", "س", "م", "ع", "ل", "ن"],
+    *[chr(code) for code in range(0x0620, 0x0700, 7)],
+    *["al", "el", "ash", "ch", "g", "v", "x", "kh", "sh", "dj", "dh", "h", "a", "e", "i", "s", "m"],
+    *["q", "n", "r", "t", "b", "l", "ll", "ss", "é", "😀", "3", "-", ".", "\n", " ", " ", " ", " "],
+]
+
+
+@st.composite
+def _start_cases(draw: st.DrawFn) -> tuple[str, list[SkeletonIndex]]:
+    """A text and an index per script whose starts are the skeletons of some of its words."""
+    text = "".join(draw(st.lists(st.sampled_from(_PIECES), max_size=60)))
+    chosen = draw(st.lists(st.booleans(), min_size=60, max_size=60))
+    arabic = [w for w, keep in zip(_words(text, "[\u0620-\u06ff]+"), chosen, strict=False) if keep]
+    latin = [w for w, keep in zip(_words(text, "[a-z]+"), chosen, strict=False) if keep]
+    starts = {
+        "A": {arabic_token_skeleton(w) for w in arabic} | {"B", "KS", "L"},
+        "L": {k for w in latin for k in latin_token_skeletons(w)} | {"L", "KS", "J", "$"},
+    }
+    return text, [_index(script, frozenset(keys)) for script, keys in starts.items()]
+
+
+def _index(script: str, starts: frozenset[str]) -> SkeletonIndex:
+    return SkeletonIndex(script, starts=starts, initials=frozenset({k[:1] for k in starts} | {"*"}))
+
+
+def _words(text: str, pattern: str) -> list[str]:
+    import re
+
+    return re.findall(pattern, text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_start_cases())
+def test_the_c_finder_finds_the_starts_that_word_by_word_finds(case: tuple[str, list[SkeletonIndex]]) -> None:
+    text, indexes = case
+    for index in [*indexes, *INDEXES]:
+        assert starter_offsets(text, index) == starter_offsets_by_words(text, index)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "g" * 12 + "v" * 3 + " gv chg",  # past 1,024 readings: the C finder asks the fallback
+        "س" * 300 + " " + "ب" * 257 + " بس",  # past its key buffer, likewise
+        "al el ash x xx kh",  # articles have no skeleton; x is KS
+    ],
+)
+def test_the_c_finder_agrees_on_words_it_hands_back(text: str) -> None:
+    starts = frozenset({"KJ", "JKJ", "S", "B", "BS", "KS", "X", "L"})
+    for index in (_index("A", starts), _index("L", starts)):
+        assert starter_offsets(text, index) == starter_offsets_by_words(text, index)
+
+
+def test_the_c_finder_is_built_where_the_engine_is_compiled() -> None:
+    from service.match import engine_build
+
+    finder = name_start_finder(True, frozenset(), frozenset(), bool)
+    assert (finder is not None) == (engine_build() == "compiled")

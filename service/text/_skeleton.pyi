@@ -1,0 +1,15 @@
+"""Types of the C extension built from _skeleton.c (see there and `name_start_finder`)."""
+
+from collections.abc import Callable
+
+class NameStarts:
+    def __init__(
+        self,
+        arabic: bool,
+        starts: frozenset[str],
+        breaks: frozenset[str],
+        letters: dict[str, tuple[str, ...]],
+        articles: frozenset[str],
+        fallback: Callable[[str], bool],
+    ) -> None: ...
+    def find(self, text: str, /) -> list[int]: ...
