@@ -284,12 +284,16 @@ class Scanner:
         self.memo = ChunkMemo(len(self.indexes))
         self.sorani = sorani_variants(rules)
 
-    def learn(self, state: _MemoState, new: set[str]) -> None:
-        """Analyse chunks not seen before, all in one automaton pass."""
-        words = list(new)
+    def learn(self, state: _MemoState, new: set[str]) -> bool:
+        """Analyse chunks not seen before, all in one automaton pass; do any of them hold something?
+
+        Most new chunks hold nothing, and then a walk of the field before learning placed all
+        there is to place.
+        """
+        flags = dict.fromkeys(new, 0)  # from the set: sized once, not grown word by word
+        words = list(flags)
         joined = "\n".join(words)  # a newline never occurs inside a chunk-safe key or a word
-        starts = list(accumulate((len(w) + 1 for w in words[:-1]), initial=0))
-        flags = dict.fromkeys(words, 0)
+        starts = _starts_in_joined(words)
         automaton = self.automaton
         raw = automaton.find_matches_as_indexes(joined, overlapping=True) if automaton else []
         if raw:
@@ -311,6 +315,7 @@ class Scanner:
                 state.starters[number][words[j]] = tuple(found_at)
                 flags[words[j]] |= bit
         state.table.update(flags)  # last: a chunk is known only once all it holds is recorded
+        return any(flags.values())
 
     def scan(self, index: int, original: str, norm: str, moved: tuple[str, ...] | None = None) -> FieldScan:
         """Every whole-word occurrence of a compiled variant in one normalised field.
@@ -326,8 +331,7 @@ class Scanner:
                 if fresh is not state:  # the memo started afresh: every chunk is new to it
                     state = fresh
                     placed, new = state.table.walk(norm)
-                if new:
-                    self.learn(state, new)
+                if new and self.learn(state, new):
                     placed, _ = state.table.walk(norm)
             if self.fallback is None:
                 if placed:
@@ -371,6 +375,16 @@ class Scanner:
             merged.extend(_accepted(norm, raw, self.fallback_rules))
         merged.sort(key=itemgetter(3))
         return merged
+
+
+def _starts_in_joined(words: list[str]) -> list[int]:
+    """Where each word starts in "\n".join(words): a native loop, for every new chunk of a field."""
+    starts = [0] * len(words)
+    at = 0
+    for j, word in enumerate(words):
+        starts[j] = at
+        at += len(word) + 1
+    return starts
 
 
 def _placed(parts: list[str], known: dict[str, int]) -> tuple[list[Placed], set[str] | None]:

@@ -295,6 +295,24 @@ arabic_skeleton(NameStarts *self, int kind, const void *data, Py_ssize_t start, 
     return tidy_end(key, length);
 }
 
+/* What the fallback says of text[start:end]: 1, 0 or -1. */
+static int
+ask_fallback(NameStarts *self, PyObject *text, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *word = PyUnicode_Substring(text, start, end);
+    if (word == NULL) {
+        return -1;
+    }
+    PyObject *answer = PyObject_CallOneArg(self->fallback, word);
+    Py_DECREF(word);
+    if (answer == NULL) {
+        return -1;
+    }
+    int found = PyObject_IsTrue(answer);
+    Py_DECREF(answer);
+    return found;
+}
+
 /* Does the Latin word text[start:end] (a-z) have a skeleton among the starts? 1, 0 or -1. */
 static int
 latin_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
@@ -302,6 +320,10 @@ latin_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ss
     const Unit *units[MAX_UNITS];
     Py_ssize_t count = 0;
     long combos = 1;
+    /* While every unit has one reading the key is known as it is read: most words are decided
+       by their first three letters, before the rest of the word is read. */
+    Py_UCS4 key[MAX_UNITS * MAX_READING];
+    Py_ssize_t length = 0;
     Py_ssize_t i = start;
     while (i < end && combos <= MAX_COMBOS) {
         Py_UCS4 a = PyUnicode_READ(kind, data, i);
@@ -322,26 +344,28 @@ latin_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ss
         }
         units[count++] = unit;
         combos *= unit->count;
+        if (combos == 1) {
+            for (int k = 0; k < unit->length[0]; k++) {
+                Py_UCS4 c = (unsigned char)unit->reading[0][k];
+                if (length == 0 || key[length - 1] != c) {
+                    key[length++] = c;
+                    if (length == 3 && !bucket_known(self, key, 2)) {
+                        return 0; /* as in arabic_skeleton */
+                    }
+                }
+            }
+        }
+    }
+    if (combos == 1) {
+        return is_start(self, key, tidy_end(key, length));
     }
     if (combos > MAX_COMBOS) {
-        PyObject *word = PyUnicode_Substring(text, start, end);
-        if (word == NULL) {
-            return -1;
-        }
-        PyObject *answer = PyObject_CallOneArg(self->fallback, word);
-        Py_DECREF(word);
-        if (answer == NULL) {
-            return -1;
-        }
-        int found = PyObject_IsTrue(answer);
-        Py_DECREF(answer);
-        return found;
+        return ask_fallback(self, text, start, end);
     }
     unsigned char choice[MAX_UNITS];
     memset(choice, 0, sizeof(choice));
-    Py_UCS4 key[MAX_UNITS * MAX_READING];
     for (;;) {
-        Py_ssize_t length = 0;
+        length = 0;
         for (Py_ssize_t u = 0; u < count && length >= 0; u++) {
             const Unit *unit = units[u];
             for (int k = 0; k < unit->length[choice[u]]; k++) {
@@ -397,18 +421,7 @@ word_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ssi
     if (self->arabic) {
         Py_UCS4 key[256];
         if (end - start > 256) {
-            PyObject *word = PyUnicode_Substring(text, start, end);
-            if (word == NULL) {
-                return -1;
-            }
-            PyObject *answer = PyObject_CallOneArg(self->fallback, word);
-            Py_DECREF(word);
-            if (answer == NULL) {
-                return -1;
-            }
-            found = PyObject_IsTrue(answer);
-            Py_DECREF(answer);
-            return found;
+            return ask_fallback(self, text, start, end);
         }
         Py_ssize_t length = arabic_skeleton(self, kind, data, start, end, key);
         found = length < 0 ? 0 : is_start(self, key, length);

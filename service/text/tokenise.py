@@ -82,8 +82,11 @@ def _chunk_tokens(chunk: str) -> int:
     found = _CHUNK_TOKENS.get(chunk)
     if found is None:
         found = 0
-        for _ in _TOKEN.finditer(chunk):
-            found += 1
+        if chunk.isascii() and chunk.isalpha():
+            found = 1  # one English word: the usual new chunk, and one run of letters
+        else:
+            for _ in _TOKEN.finditer(chunk):
+                found += 1
         if len(_CHUNK_TOKENS) < _CHUNK_TOKENS_LIMIT:
             _CHUNK_TOKENS[chunk] = found
     return found
