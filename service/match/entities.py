@@ -138,21 +138,6 @@ class StarterMemo:
     def __init__(self) -> None:
         self.checked: set[str] = set()
         self.starters: set[str] = set()
-        self.finder: NameStarts | None = None
-        self.finder_made = False
-
-    def native(self, index: SkeletonIndex) -> NameStarts | None:
-        """The C finder of the index's starts (None where it was not built), made on first use.
-
-        On a stream of new words (a feed's first pass) remembering does not help: the finder
-        decides each word in C for less than a set lookup of its str costs.
-        """
-        if not self.finder_made:
-            self.finder = name_start_finder(
-                index.text_script == ARABIC, index.starts, _BREAKS, lambda word: _may_start(word, index)
-            )
-            self.finder_made = True
-        return self.finder
 
     def starters_among(self, words: set[str], index: SkeletonIndex) -> set[str]:
         new = words - self.checked
@@ -403,14 +388,65 @@ def find_names(norm: str, index: SkeletonIndex) -> list[NameFound]:
     return found
 
 
-def starter_offsets(text: str, index: SkeletonIndex) -> list[int]:
-    """Where the words of `text` that may start a name window begin (in text order)."""
-    finder = index.memo.native(index)
-    return starter_offsets_by_words(text, index) if finder is None else finder.find(text)
+def _fallback(index: SkeletonIndex) -> Callable[[str], bool]:
+    return lambda word: _may_start(word, index)
+
+
+_MAX_SETS = 8  # start sets one C finder takes (MAX_SETS in _skeleton.c)
+
+
+class StartFinders:
+    """Where the words of a text that may start a name window begin, for each of some indexes.
+
+    On a stream of new words (a feed's first pass) remembering words does not help: the C finder
+    decides each word for less than a set lookup of its str costs, one pass over the text per
+    script.
+    The two Latin indexes (Arabic names in Latin text, other romanisations of Latin names) read a
+    word to the same consonant skeletons, so one finder reads it once and asks both start sets;
+    each new chunk of a feed's first pass meets this.
+    """
+
+    def __init__(self, indexes: Sequence[SkeletonIndex]) -> None:
+        self.indexes = tuple(indexes)
+        self.groups: list[tuple[NameStarts, tuple[int, ...]]] | None = None  # made on first use
+        self.native = True  # until the C finder turns out not to be built
+
+    def find(self, text: str) -> list[list[int]]:
+        """Per index, where the words of `text` that may start a name window begin (in text order)."""
+        if self.groups is None and self.native:
+            self._group()
+        groups = self.groups
+        if groups is None:
+            return [starter_offsets_by_words(text, index) for index in self.indexes]
+        found: list[list[int]] = [[] for _ in self.indexes]
+        for finder, numbers in groups:
+            for number, offsets in zip(numbers, finder.find(text), strict=True):
+                found[number] = offsets
+        return found
+
+    def _group(self) -> None:
+        groups: list[tuple[NameStarts, tuple[int, ...]]] = []
+        for arabic in (True, False):
+            script = [n for n, index in enumerate(self.indexes) if (index.text_script == ARABIC) == arabic]
+            for first in range(0, len(script), _MAX_SETS):
+                numbers = tuple(script[first : first + _MAX_SETS])
+                chosen = [self.indexes[n] for n in numbers]
+                finder = name_start_finder(
+                    arabic,
+                    [index.starts for index in chosen],
+                    _BREAKS,
+                    [_fallback(index) for index in chosen],
+                )
+                if finder is None:
+                    self.native = False
+                    return
+                groups.append((finder, numbers))
+        self.groups = groups
 
 
 def starter_offsets_by_words(text: str, index: SkeletonIndex) -> list[int]:
-    """`starter_offsets` without the C finder: split into words, each decided by `_may_start`."""
+    """`StartFinders.find` for one index without the C finder: split into words, each decided by
+    `_may_start`."""
     parts = _SPLITS[index.text_script].split(text)
     words = parts[1::2]
     starters = index.memo.starters_among(set(words), index)
@@ -423,7 +459,7 @@ def starter_offsets_by_words(text: str, index: SkeletonIndex) -> list[int]:
 def find_names_from(
     norm: str, index: SkeletonIndex, starts: Iterable[int], lookahead: int = _LOOKAHEAD
 ) -> list[NameFound]:
-    """`find_names(norm, index)`, given where its starting words are (`starter_offsets`).
+    """`find_names(norm, index)`, given where its starting words are (`StartFinders.find`).
 
     A window holds at most MAX_WINDOW words, so only a short stretch after each start (`lookahead`
     characters) is split into words: the whole rest of the field only when that stretch could cut

@@ -32,7 +32,7 @@ from typing import Protocol
 
 import ahocorasick_rs
 
-from service.match.entities import SkeletonIndex, starter_offsets
+from service.match.entities import SkeletonIndex, StartFinders
 from service.match.terms import (
     EXACT,
     FEMININE_PLURAL,
@@ -262,7 +262,7 @@ class Scanner:
     index (`FieldScan.starters`), from the same chunks and memo.
     """
 
-    __slots__ = ("automaton", "fallback", "fallback_rules", "indexes", "memo", "rules", "sorani")
+    __slots__ = ("automaton", "fallback", "fallback_rules", "finders", "indexes", "memo", "rules", "sorani")
 
     def __init__(
         self, keys: Sequence[str], rules: Sequence[Rules], indexes: Sequence[SkeletonIndex] = ()
@@ -281,6 +281,7 @@ class Scanner:
         self.fallback = ahocorasick_rs.AhoCorasick(other[0]) if other[0] else None
         self.fallback_rules: tuple[Rules, ...] = tuple(other[1])
         self.indexes = tuple(indexes)
+        self.finders = StartFinders(self.indexes)
         self.memo = ChunkMemo(len(self.indexes))
         self.sorani = sorani_variants(rules)
 
@@ -305,9 +306,9 @@ class Scanner:
             for j, hits in found.items():
                 state.hits[words[j]] = tuple(hits)  # automaton order: see FieldScan.add_all
                 flags[words[j]] = _HITS
-        for number, index in enumerate(self.indexes):
+        for number, found_starts in enumerate(self.finders.find(joined) if self.indexes else []):
             offsets: dict[int, list[int]] = {}
-            for at in starter_offsets(joined, index):
+            for at in found_starts:
                 j = bisect_right(starts, at) - 1
                 offsets.setdefault(j, []).append(at - starts[j])
             bit = _name_bit(number)

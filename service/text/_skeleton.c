@@ -8,7 +8,8 @@
  * and a str is made only for a skeleton whose first two letters begin some start (a bitmap), to
  * look it up in the index's set of starts. A word is a start when one of its skeletons is in
  * `starts` and the word is not in `breaks`, exactly as `_may_start` says; the tests hold the two
- * to the same answers.
+ * to the same answers. One finder serves every index of its script (up to 8 start sets): the
+ * Latin indexes read a word to the same skeletons, so it is read once and looked up in each set.
  *
  * Arabic script (words of U+0620..U+06FF): the article ([وفبك]?ال or لل, when two letters follow)
  * is dropped, then each letter becomes its class, nothing, or itself (the table). Latin (words of
@@ -38,6 +39,7 @@
 #define MAX_UNITS 64      /* longer Latin words go to the fallback */
 #define MAX_COMBOS 1024   /* so do words with more combinations of readings */
 #define BUCKETS 4096
+#define MAX_SETS 8 /* start sets one finder decides a word for */
 
 typedef struct {
     unsigned char count; /* 0: not a unit */
@@ -45,19 +47,25 @@ typedef struct {
     char reading[MAX_READINGS][MAX_READING];
 } Unit;
 
+/* Several start sets (one per skeleton index of the script) share the letter tables, so one
+ * pass over a text reads each word once for all of them: a word's answer is a bit mask, bit s
+ * for set s. */
 typedef struct {
     PyObject_HEAD
     int arabic;
-    PyObject *starts;   /* frozenset: skeletons a window may start on */
-    PyObject *breaks;   /* frozenset: words that never start one */
-    PyObject *articles; /* frozenset: Latin words with no skeleton */
-    PyObject *fallback; /* callable(word) -> bool, for Latin words too long to enumerate */
+    int sets;                     /* how many start sets */
+    unsigned int all;             /* the mask of every set */
+    unsigned int empty_starts;    /* the sets "" is a start of (never, from real names) */
+    PyObject *starts[MAX_SETS];   /* frozenset each: skeletons a window may start on */
+    PyObject *fallback[MAX_SETS]; /* callable(word) -> bool each, for words too long to enumerate */
+    PyObject *breaks;             /* frozenset: words that never start one */
+    PyObject *articles;           /* frozenset: Latin words with no skeleton */
     Py_ssize_t article_max;
-    int empty_start; /* "" is one of the starts (never, from real names) */
     Py_UCS4 letters[AR_SIZE]; /* Arabic: per code point from U+0600 */
     Unit single[26];          /* Latin: per letter */
     Unit pair[26][26];        /* Latin: per digraph */
-    unsigned char buckets[BUCKETS / 8];
+    unsigned char buckets[BUCKETS / 8];            /* some set has a start beginning so */
+    unsigned char set_buckets[MAX_SETS][BUCKETS / 8]; /* per set */
 } NameStarts;
 
 static unsigned int
@@ -67,27 +75,35 @@ bucket_of(Py_UCS4 first, Py_UCS4 second)
 }
 
 static int
-bucket_known(NameStarts *self, const Py_UCS4 *key, Py_ssize_t length)
+in_bucket(const unsigned char *buckets, const Py_UCS4 *key, Py_ssize_t length)
 {
     unsigned int b = bucket_of(key[0], length > 1 ? key[1] : 0);
-    return (self->buckets[b >> 3] >> (b & 7)) & 1;
+    return (buckets[b >> 3] >> (b & 7)) & 1;
+}
+
+static int
+bucket_known(NameStarts *self, const Py_UCS4 *key, Py_ssize_t length)
+{
+    return in_bucket(self->buckets, key, length);
 }
 
 static void
 NameStarts_dealloc(NameStarts *self)
 {
-    Py_XDECREF(self->starts);
+    for (int s = 0; s < MAX_SETS; s++) {
+        Py_XDECREF(self->starts[s]);
+        Py_XDECREF(self->fallback[s]);
+    }
     Py_XDECREF(self->breaks);
     Py_XDECREF(self->articles);
-    Py_XDECREF(self->fallback);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* Record the (first, second) letters of every start; -1 on a start that is not a str. */
+/* Record the (first, second) letters of every start of set s; -1 on a start that is not a str. */
 static int
-fill_buckets(NameStarts *self)
+fill_buckets(NameStarts *self, int set)
 {
-    PyObject *iterator = PyObject_GetIter(self->starts);
+    PyObject *iterator = PyObject_GetIter(self->starts[set]);
     if (iterator == NULL) {
         return -1;
     }
@@ -101,12 +117,13 @@ fill_buckets(NameStarts *self)
         }
         Py_ssize_t length = PyUnicode_GET_LENGTH(key);
         if (length == 0) {
-            self->empty_start = 1;
+            self->empty_starts |= 1u << set;
         }
         else {
             Py_UCS4 second = length > 1 ? PyUnicode_READ_CHAR(key, 1) : 0;
             unsigned int b = bucket_of(PyUnicode_READ_CHAR(key, 0), second);
             self->buckets[b >> 3] |= (unsigned char)(1u << (b & 7));
+            self->set_buckets[set][b >> 3] |= (unsigned char)(1u << (b & 7));
         }
         Py_DECREF(key);
     }
@@ -166,31 +183,40 @@ invalid:
 static PyObject *
 NameStarts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"arabic", "starts", "breaks", "letters", "articles", "fallback", NULL};
+    static char *keywords[] = {"arabic", "starts", "breaks", "letters", "articles", "fallbacks", NULL};
     int arabic;
-    PyObject *starts, *breaks, *letters, *articles, *fallback;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "pO!O!O!O!O:NameStarts", keywords, &arabic,
-                                     &PyFrozenSet_Type, &starts, &PyFrozenSet_Type, &breaks, &PyDict_Type,
-                                     &letters, &PyFrozenSet_Type, &articles, &fallback)) {
+    PyObject *starts, *breaks, *letters, *articles, *fallbacks;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "pO!O!O!O!O!:NameStarts", keywords, &arabic, &PyTuple_Type,
+                                     &starts, &PyFrozenSet_Type, &breaks, &PyDict_Type, &letters,
+                                     &PyFrozenSet_Type, &articles, &PyTuple_Type, &fallbacks)) {
         return NULL;
     }
-    if (!PyCallable_Check(fallback)) {
-        PyErr_SetString(PyExc_TypeError, "NameStarts() takes a callable fallback");
+    Py_ssize_t sets = PyTuple_GET_SIZE(starts);
+    if (sets < 1 || sets > MAX_SETS || PyTuple_GET_SIZE(fallbacks) != sets) {
+        PyErr_SetString(PyExc_TypeError, "NameStarts() takes 1 to 8 start sets and as many fallbacks");
         return NULL;
+    }
+    for (Py_ssize_t s = 0; s < sets; s++) {
+        if (!PyFrozenSet_Check(PyTuple_GET_ITEM(starts, s)) || !PyCallable_Check(PyTuple_GET_ITEM(fallbacks, s))) {
+            PyErr_SetString(PyExc_TypeError, "NameStarts() takes a tuple of frozensets and one of callables");
+            return NULL;
+        }
     }
     NameStarts *self = (NameStarts *)type->tp_alloc(type, 0); /* zeroed: no units, no buckets */
     if (self == NULL) {
         return NULL;
     }
     self->arabic = arabic;
-    Py_INCREF(starts);
-    self->starts = starts;
+    self->sets = (int)sets;
+    self->all = (1u << sets) - 1;
+    for (Py_ssize_t s = 0; s < sets; s++) {
+        self->starts[s] = Py_NewRef(PyTuple_GET_ITEM(starts, s));
+        self->fallback[s] = Py_NewRef(PyTuple_GET_ITEM(fallbacks, s));
+    }
     Py_INCREF(breaks);
     self->breaks = breaks;
     Py_INCREF(articles);
     self->articles = articles;
-    Py_INCREF(fallback);
-    self->fallback = fallback;
     for (Py_ssize_t i = 0; i < AR_SIZE; i++) {
         self->letters[i] = AR_KEEP;
     }
@@ -224,9 +250,11 @@ NameStarts_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return NULL;
     }
-    if (fill_buckets(self) < 0) {
-        Py_DECREF(self);
-        return NULL;
+    for (int s = 0; s < self->sets; s++) {
+        if (fill_buckets(self, s) < 0) {
+            Py_DECREF(self);
+            return NULL;
+        }
     }
     return (PyObject *)self;
 }
@@ -238,23 +266,32 @@ tidy_end(const Py_UCS4 *key, Py_ssize_t length)
     return length > 1 && key[length - 1] == 'H' ? length - 1 : length;
 }
 
-/* Is `key` one of the starts? 1, 0, or -1 on an error. */
+/* The sets among `wanted` that `key` is a start of: a mask, or -1 on an error. One str is made for
+   all of them, and only when some set has a start with its first two letters. */
 static int
-is_start(NameStarts *self, const Py_UCS4 *key, Py_ssize_t length)
+starts_mask(NameStarts *self, const Py_UCS4 *key, Py_ssize_t length, unsigned int wanted)
 {
     if (length == 0) {
-        return self->empty_start;
+        return (int)(self->empty_starts & wanted);
     }
-    if (!bucket_known(self, key, length)) {
-        return 0;
+    PyObject *str = NULL;
+    unsigned int found = 0;
+    for (int s = 0; s < self->sets; s++) {
+        if (!((wanted >> s) & 1) || !in_bucket(self->set_buckets[s], key, length)) {
+            continue;
+        }
+        if (str == NULL && (str = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, key, length)) == NULL) {
+            return -1;
+        }
+        int in = PySet_Contains(self->starts[s], str);
+        if (in < 0) {
+            Py_DECREF(str);
+            return -1;
+        }
+        found |= (unsigned int)in << s;
     }
-    PyObject *str = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, key, length);
-    if (str == NULL) {
-        return -1;
-    }
-    int found = PySet_Contains(self->starts, str);
-    Py_DECREF(str);
-    return found;
+    Py_XDECREF(str);
+    return (int)found;
 }
 
 /* The skeleton of an Arabic-script word, written into `key`: its length, or -1 when the first
@@ -295,7 +332,7 @@ arabic_skeleton(NameStarts *self, int kind, const void *data, Py_ssize_t start, 
     return tidy_end(key, length);
 }
 
-/* What the fallback says of text[start:end]: 1, 0 or -1. */
+/* What the fallbacks of the sets say of text[start:end]: a mask, or -1 on an error. */
 static int
 ask_fallback(NameStarts *self, PyObject *text, Py_ssize_t start, Py_ssize_t end)
 {
@@ -303,17 +340,23 @@ ask_fallback(NameStarts *self, PyObject *text, Py_ssize_t start, Py_ssize_t end)
     if (word == NULL) {
         return -1;
     }
-    PyObject *answer = PyObject_CallOneArg(self->fallback, word);
-    Py_DECREF(word);
-    if (answer == NULL) {
-        return -1;
+    unsigned int found = 0;
+    for (int s = 0; s < self->sets; s++) {
+        PyObject *answer = PyObject_CallOneArg(self->fallback[s], word);
+        int yes = answer == NULL ? -1 : PyObject_IsTrue(answer);
+        Py_XDECREF(answer);
+        if (yes < 0) {
+            Py_DECREF(word);
+            return -1;
+        }
+        found |= (unsigned int)yes << s;
     }
-    int found = PyObject_IsTrue(answer);
-    Py_DECREF(answer);
-    return found;
+    Py_DECREF(word);
+    return (int)found;
 }
 
-/* Does the Latin word text[start:end] (a-z) have a skeleton among the starts? 1, 0 or -1. */
+/* The sets that have one of the skeletons of the Latin word text[start:end] (a-z) among their
+   starts: a mask, or -1 on an error. */
 static int
 latin_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
 {
@@ -357,15 +400,17 @@ latin_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ss
         }
     }
     if (combos == 1) {
-        return is_start(self, key, tidy_end(key, length));
+        return starts_mask(self, key, tidy_end(key, length), self->all);
     }
     if (combos > MAX_COMBOS) {
         return ask_fallback(self, text, start, end);
     }
     unsigned char choice[MAX_UNITS];
     memset(choice, 0, sizeof(choice));
+    unsigned int found = 0;
     for (;;) {
         length = 0;
+        Py_ssize_t last = count - 1; /* the unit whose reading turns next */
         for (Py_ssize_t u = 0; u < count && length >= 0; u++) {
             const Unit *unit = units[u];
             for (int k = 0; k < unit->length[choice[u]]; k++) {
@@ -373,22 +418,34 @@ latin_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ss
                 if (length == 0 || key[length - 1] != c) {
                     key[length++] = c;
                     if (length == 3 && !bucket_known(self, key, 2)) {
-                        length = -1; /* as in arabic_skeleton */
+                        /* as in arabic_skeleton; and every combination that reads units 0..u
+                           alike begins so too: skip them */
+                        length = -1;
+                        last = u;
                         break;
                     }
                 }
             }
         }
-        int found = length < 0 ? 0 : is_start(self, key, tidy_end(key, length));
-        if (found != 0) {
-            return found;
+        if (length >= 0) {
+            int more = starts_mask(self, key, tidy_end(key, length), self->all & ~found);
+            if (more < 0) {
+                return -1;
+            }
+            found |= (unsigned int)more;
+            if (found == self->all) {
+                return (int)found;
+            }
         }
-        Py_ssize_t u = count - 1; /* the next combination, the last unit's readings turning fastest */
+        for (Py_ssize_t u = last + 1; u < count; u++) {
+            choice[u] = 0;
+        }
+        Py_ssize_t u = last; /* the next combination, the last unit's readings turning fastest */
         while (u >= 0 && choice[u] + 1 >= units[u]->count) {
             choice[u--] = 0;
         }
         if (u < 0) {
-            return 0;
+            return (int)found;
         }
         choice[u]++;
     }
@@ -413,7 +470,7 @@ is_word_letter(NameStarts *self, Py_UCS4 c)
     return self->arabic ? (c >= AR_WORD_FIRST && c <= AR_WORD_LAST) : (c >= 'a' && c <= 'z');
 }
 
-/* Is text[start:end], one word of the script, a start? 1, 0 or -1. */
+/* The sets text[start:end], one word of the script, is a start of: a mask, or -1 on an error. */
 static int
 word_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
 {
@@ -424,7 +481,7 @@ word_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ssi
             return ask_fallback(self, text, start, end);
         }
         Py_ssize_t length = arabic_skeleton(self, kind, data, start, end, key);
-        found = length < 0 ? 0 : is_start(self, key, length);
+        found = length < 0 ? 0 : starts_mask(self, key, length, self->all);
     }
     else {
         if (end - start <= self->article_max) {
@@ -437,18 +494,19 @@ word_starts(NameStarts *self, PyObject *text, int kind, const void *data, Py_ssi
             found = 0;
         }
         /* an article's one skeleton is "" */
-        found = found ? self->empty_start : latin_starts(self, text, kind, data, start, end);
+        found = found ? (int)self->empty_starts : latin_starts(self, text, kind, data, start, end);
     }
     if (found <= 0) {
         return found;
     }
-    found = in_set(self->breaks, text, start, end);
-    return found < 0 ? -1 : !found;
+    int in = in_set(self->breaks, text, start, end);
+    return in < 0 ? -1 : in ? 0 : found;
 }
 
 PyDoc_STRVAR(find_doc,
-             "find(text: str) -> list[int]\n\n"
-             "Where the words of `text` (runs of the script's letters) that may start a name begin.");
+             "find(text: str) -> list[list[int]]\n\n"
+             "Per start set, where the words of `text` (runs of the script's letters) that may start\n"
+             "a name begin.");
 
 static PyObject *
 NameStarts_find(NameStarts *self, PyObject *text)
@@ -460,9 +518,17 @@ NameStarts_find(NameStarts *self, PyObject *text)
     if (READY(text) < 0) {
         return NULL;
     }
-    PyObject *found = PyList_New(0);
+    PyObject *found = PyList_New(self->sets);
     if (found == NULL) {
         return NULL;
+    }
+    for (int s = 0; s < self->sets; s++) {
+        PyObject *offsets = PyList_New(0);
+        if (offsets == NULL) {
+            Py_DECREF(found);
+            return NULL;
+        }
+        PyList_SET_ITEM(found, s, offsets);
     }
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
@@ -485,15 +551,22 @@ NameStarts_find(NameStarts *self, PyObject *text)
             Py_DECREF(found);
             return NULL;
         }
-        if (starts) {
-            PyObject *at = PyLong_FromSsize_t(start);
-            if (at == NULL || PyList_Append(found, at) < 0) {
-                Py_XDECREF(at);
+        if (starts == 0) {
+            continue;
+        }
+        PyObject *at = PyLong_FromSsize_t(start);
+        if (at == NULL) {
+            Py_DECREF(found);
+            return NULL;
+        }
+        for (int s = 0; s < self->sets; s++) {
+            if (((unsigned int)starts >> s) & 1 && PyList_Append(PyList_GET_ITEM(found, s), at) < 0) {
+                Py_DECREF(at);
                 Py_DECREF(found);
                 return NULL;
             }
-            Py_DECREF(at);
         }
+        Py_DECREF(at);
     }
     return found;
 }

@@ -6,10 +6,10 @@ class NameStarts:
     def __init__(
         self,
         arabic: bool,
-        starts: frozenset[str],
+        starts: tuple[frozenset[str], ...],
         breaks: frozenset[str],
         letters: dict[str, tuple[str, ...]],
         articles: frozenset[str],
-        fallback: Callable[[str], bool],
+        fallbacks: tuple[Callable[[str], bool], ...],
     ) -> None: ...
-    def find(self, text: str, /) -> list[int]: ...
+    def find(self, text: str, /) -> list[list[int]]: ...

@@ -10,7 +10,7 @@ vowels stand (`latin_vowelled_skeletons`: Esmail Qaani and Ismail Ghaani, not "s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from itertools import product
 from typing import TYPE_CHECKING, Final
@@ -290,19 +290,23 @@ def latin_vowelled_keys(name: str) -> frozenset[str]:
 
 
 def name_start_finder(
-    arabic: bool, starts: frozenset[str], breaks: frozenset[str], fallback: Callable[[str], bool]
+    arabic: bool,
+    starts: Sequence[frozenset[str]],
+    breaks: frozenset[str],
+    fallbacks: Sequence[Callable[[str], bool]],
 ) -> NameStarts | None:
-    """The C finder of the words whose skeleton is in `starts` (None where it was not built).
+    """The C finder of the words whose skeleton is in each of `starts` (None where it was not built).
 
-    It reads the letter tables above, so the skeletons it makes are these; `fallback` decides
-    the rare words it will not enumerate (a Latin word of more than 1,024 readings).
+    It reads the letter tables above, so the skeletons it makes are these; `fallbacks[i]` decides
+    for `starts[i]` the rare words it will not enumerate (a Latin word of more than 1,024
+    readings). Several start sets share one pass over the text: each word is read once.
     """
     if _skeleton is None:
         return None
     letters: dict[str, tuple[str, ...]] = (
         {chr(code): (out,) for code, out in _ARABIC_TABLE.items()} if arabic else dict(_LATIN_TABLE)
     )
-    return _skeleton.NameStarts(arabic, starts, breaks, letters, _LATIN_ARTICLES, fallback)
+    return _skeleton.NameStarts(arabic, tuple(starts), breaks, letters, _LATIN_ARTICLES, tuple(fallbacks))
 
 
 def consonants_in(key: str) -> int:

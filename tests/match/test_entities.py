@@ -13,10 +13,10 @@ from service.match.entities import (
     _BREAKS,
     NameFound,
     SkeletonIndex,
+    StartFinders,
     build_indexes,
     find_names,
     find_names_from,
-    starter_offsets,
     starter_offsets_by_words,
 )
 from service.match.matcher import match_directly
@@ -281,7 +281,10 @@ def _words(text: str, pattern: str) -> list[str]:
 def test_the_c_finder_finds_the_starts_that_word_by_word_finds(case: tuple[str, list[SkeletonIndex]]) -> None:
     text, indexes = case
     for index in [*indexes, *INDEXES]:
-        assert starter_offsets(text, index) == starter_offsets_by_words(text, index)
+        assert StartFinders([index]).find(text) == [starter_offsets_by_words(text, index)]
+    # One finder per script for several indexes: the same starts as each index alone.
+    every = [*indexes, *INDEXES, _index("L", frozenset({"KJ", "S", "BS"}))]
+    assert StartFinders(every).find(text) == [starter_offsets_by_words(text, index) for index in every]
 
 
 @pytest.mark.parametrize(
@@ -295,11 +298,14 @@ def test_the_c_finder_finds_the_starts_that_word_by_word_finds(case: tuple[str, 
 def test_the_c_finder_agrees_on_words_it_hands_back(text: str) -> None:
     starts = frozenset({"KJ", "JKJ", "S", "B", "BS", "KS", "X", "L"})
     for index in (_index("A", starts), _index("L", starts)):
-        assert starter_offsets(text, index) == starter_offsets_by_words(text, index)
+        assert StartFinders([index]).find(text) == [starter_offsets_by_words(text, index)]
+    others = frozenset({"JKJ", "KS", "X"})  # a second set decided in the same pass
+    indexes = [_index("A", starts), _index("L", starts), _index("L", others), _index("A", others)]
+    assert StartFinders(indexes).find(text) == [starter_offsets_by_words(text, index) for index in indexes]
 
 
 def test_the_c_finder_is_built_where_the_engine_is_compiled() -> None:
     from service.match import engine_build
 
-    finder = name_start_finder(True, frozenset(), frozenset(), bool)
+    finder = name_start_finder(True, [frozenset()], frozenset(), [bool])
     assert (finder is not None) == (engine_build() == "compiled")
