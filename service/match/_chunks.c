@@ -9,6 +9,11 @@
  * chunk not seen before. The table owns one reference to each stored chunk and hands that same
  * object back for chunks that hold something, so the Python side can key its dicts by it.
  *
+ * A chunk not seen before is stored by the walk that meets it, as pending: the walk hands each
+ * one out once, in a list (no set to build, no second table), and `settle` records its flags
+ * once the scan has analysed it. A pending chunk is unknown to `get` and to any other walk, so a
+ * scan that fails between the two only leaves it to be analysed again.
+ *
  * The table is a pure cache of a pure function of the chunk; `_DictTable` in scan.py is the same
  * thing in Python (used where this module was not built) and the tests hold the two to the same
  * answers. The GIL is held throughout.
@@ -23,6 +28,9 @@ typedef struct {
     uint64_t hash;
     PyObject *key; /* a str, owned; NULL marks an empty slot */
     long long flags;
+    /* Not 0: the walk of that number handed the chunk out as new and its flags are not recorded
+     * yet (`settle`). Until then the chunk is unknown to `get` and to every other walk. */
+    uint64_t pending;
 } Entry;
 
 typedef struct {
@@ -30,6 +38,7 @@ typedef struct {
     Entry *slots;
     Py_ssize_t mask; /* capacity - 1; capacity is a power of two */
     Py_ssize_t used;
+    uint64_t walks; /* walks so far: each one's number marks the chunks it handed out */
 } ChunkTable;
 
 /* Python 3.11 may hand over a string not yet "ready" (built through the old Py_UNICODE API);
@@ -147,6 +156,26 @@ grow(ChunkTable *self)
     return 0;
 }
 
+/* The empty slot `entry` (found for code points [start, end) of `data`), or its new place once the
+ * table has grown to take one more chunk: hash set, key still NULL, counted as used. NULL when
+ * growing failed (MemoryError set; nothing changed). */
+static Entry *
+claim(ChunkTable *self, Entry *entry, uint64_t hash, int kind, const void *data, Py_ssize_t start,
+      Py_ssize_t end)
+{
+    if ((self->used + 1) * 2 > self->mask + 1) {
+        if (grow(self) < 0) {
+            return NULL;
+        }
+        entry = find_slot(self, hash, kind, data, start, end);
+    }
+    entry->hash = hash;
+    entry->flags = 0;
+    entry->pending = 0;
+    self->used++;
+    return entry;
+}
+
 static int
 store(ChunkTable *self, PyObject *chunk, long long flags)
 {
@@ -157,19 +186,16 @@ store(ChunkTable *self, PyObject *chunk, long long flags)
     Entry *entry = find_slot(self, hash, kind, data, 0, length);
     if (entry->key != NULL) {
         entry->flags = flags;
+        entry->pending = 0;
         return 0;
     }
-    if ((self->used + 1) * 2 > self->mask + 1) {
-        if (grow(self) < 0) {
-            return -1;
-        }
-        entry = find_slot(self, hash, kind, data, 0, length);
+    entry = claim(self, entry, hash, kind, data, 0, length);
+    if (entry == NULL) {
+        return -1;
     }
     Py_INCREF(chunk);
     entry->key = chunk;
-    entry->hash = hash;
     entry->flags = flags;
-    self->used++;
     return 0;
 }
 
@@ -265,17 +291,38 @@ ChunkTable_get(ChunkTable *self, PyObject *chunk)
         return PyLong_FromLong(0);
     }
     Entry *entry = find_slot(self, hash_span(kind, data, 0, length), kind, data, 0, length);
-    if (entry->key == NULL) {
+    if (entry->key == NULL || entry->pending) {
         Py_RETURN_NONE;
     }
     return PyLong_FromLongLong(entry->flags);
 }
 
 PyDoc_STRVAR(walk_doc,
-             "walk(text: str) -> tuple[list[tuple[int, str, int]], set[str] | None]\n\n"
+             "walk(text: str) -> tuple[list[tuple[int, str, int]], list[str]]\n\n"
              "Split `text` into chunks at spaces, tabs and line breaks. Return (offset, chunk,\n"
-             "flags) of every chunk recorded with flags other than 0, in text order, and the set\n"
-             "of chunks never recorded (None when there is none).");
+             "flags) of every chunk recorded with flags other than 0, in text order, and the\n"
+             "chunks not recorded, each once, in text order. Those are kept as pending: unknown\n"
+             "to `get` and to other walks until `settle` (or `update`) records their flags.");
+
+/* (offset, chunk, flags), without Py_BuildValue's format parsing: a walk makes one per chunk
+ * that holds something, warm or cold. */
+static PyObject *
+placed_tuple(Py_ssize_t offset, PyObject *chunk, long long flags)
+{
+    PyObject *at = PyLong_FromSsize_t(offset);
+    PyObject *value = at == NULL ? NULL : PyLong_FromLongLong(flags);
+    PyObject *found = value == NULL ? NULL : PyTuple_New(3);
+    if (found == NULL) {
+        Py_XDECREF(at);
+        Py_XDECREF(value);
+        return NULL;
+    }
+    Py_INCREF(chunk);
+    PyTuple_SET_ITEM(found, 0, at);
+    PyTuple_SET_ITEM(found, 1, chunk);
+    PyTuple_SET_ITEM(found, 2, value);
+    return found;
+}
 
 static PyObject *
 ChunkTable_walk(ChunkTable *self, PyObject *text)
@@ -290,10 +337,13 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     Py_ssize_t size = PyUnicode_GET_LENGTH(text);
+    /* The new chunks go into the table at once, marked with this walk's number: a chunk met
+     * again in this field is then one lookup, and the caller gets a list to join, no set. */
+    uint64_t walk = ++self->walks;
     PyObject *placed = PyList_New(0);
-    PyObject *unknown = NULL;
-    if (placed == NULL) {
-        return NULL;
+    PyObject *unknown = PyList_New(0);
+    if (placed == NULL || unknown == NULL) {
+        goto error;
     }
     Py_ssize_t i = 0;
     while (i < size) {
@@ -312,21 +362,31 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
         }
         Entry *entry = find_slot(self, hash, kind, data, start, i);
         if (entry->key == NULL) {
-            if (unknown == NULL && (unknown = PySet_New(NULL)) == NULL) {
-                goto error;
-            }
             PyObject *chunk = PyUnicode_Substring(text, start, i);
             if (chunk == NULL) {
                 goto error;
             }
-            int added = PySet_Add(unknown, chunk);
-            Py_DECREF(chunk);
-            if (added < 0) {
+            entry = claim(self, entry, hash, kind, data, start, i);
+            if (entry == NULL) {
+                Py_DECREF(chunk);
+                goto error;
+            }
+            entry->key = chunk; /* the table's reference */
+            entry->pending = walk;
+            if (PyList_Append(unknown, chunk) < 0) {
                 goto error;
             }
         }
+        else if (entry->pending) {
+            if (entry->pending != walk) { /* handed out by an earlier walk, never settled */
+                entry->pending = walk;
+                if (PyList_Append(unknown, entry->key) < 0) {
+                    goto error;
+                }
+            }
+        }
         else if (entry->flags != 0) {
-            PyObject *found = Py_BuildValue("(nOL)", start, entry->key, entry->flags);
+            PyObject *found = placed_tuple(start, entry->key, entry->flags);
             if (found == NULL) {
                 goto error;
             }
@@ -337,21 +397,56 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
             }
         }
     }
-    if (unknown == NULL) {
-        return Py_BuildValue("(NO)", placed, Py_None);
-    }
-    return Py_BuildValue("(NN)", placed, unknown);
+    PyObject *result = PyTuple_Pack(2, placed, unknown);
+    Py_DECREF(placed);
+    Py_DECREF(unknown);
+    return result;
 
 error:
-    Py_DECREF(placed);
+    Py_XDECREF(placed);
     Py_XDECREF(unknown);
     return NULL;
+}
+
+PyDoc_STRVAR(settle_doc,
+             "settle(chunks: list[str], flags: list[int]) -> None\n\n"
+             "Record what each of `chunks` holds (flags[i] for chunks[i]), as `update` does:\n"
+             "the chunks a walk handed out, without a dict to build.");
+
+static PyObject *
+ChunkTable_settle(ChunkTable *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyList_Check(args[1])
+        || PyList_GET_SIZE(args[0]) != PyList_GET_SIZE(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "settle() takes a list of str and a list of int as long");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[0]); i++) {
+        PyObject *chunk = PyList_GET_ITEM(args[0], i);
+        PyObject *value = PyList_GET_ITEM(args[1], i);
+        if (!PyUnicode_Check(chunk) || !PyLong_Check(value)) {
+            PyErr_SetString(PyExc_TypeError, "settle() takes a list of str and a list of int as long");
+            return NULL;
+        }
+        if (READY(chunk) < 0) {
+            return NULL;
+        }
+        long long number = PyLong_AsLongLong(value);
+        if (number == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (PyUnicode_GET_LENGTH(chunk) > 0 && store(self, chunk, number) < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef ChunkTable_methods[] = {
     {"update", (PyCFunction)ChunkTable_update, METH_O, update_doc},
     {"get", (PyCFunction)ChunkTable_get, METH_O, get_doc},
     {"walk", (PyCFunction)ChunkTable_walk, METH_O, walk_doc},
+    {"settle", (PyCFunction)(void (*)(void))ChunkTable_settle, METH_FASTCALL, settle_doc},
     {NULL, NULL, 0, NULL},
 };
 

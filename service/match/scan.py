@@ -24,7 +24,6 @@ search looks only near those (`FieldScan.starters`).
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from operator import itemgetter
@@ -172,23 +171,29 @@ class _DictTable:
     Used where the C extension was not built; the tests hold the two to the same answers.
     """
 
-    __slots__ = ("flags",)
+    __slots__ = ("flags", "pending")
 
     def __init__(self) -> None:
         self.flags: dict[str, int] = {"": 0}
+        self.pending: set[str] = set()  # handed out by a walk, flags not recorded yet
 
     def __len__(self) -> int:
-        return len(self.flags) - 1
+        return len(self.flags) - 1 + len(self.pending)
 
     def update(self, flags: dict[str, int]) -> None:
         self.flags.update(flags)
         self.flags[""] = 0
+        self.pending.difference_update(flags)
+
+    def settle(self, chunks: list[str], flags: list[int]) -> None:
+        self.update(dict(zip(chunks, flags, strict=True)))
 
     def get(self, chunk: str) -> int | None:
         return self.flags.get(chunk)
 
-    def walk(self, text: str) -> tuple[list[Placed], set[str] | None]:
-        """(offset, chunk, flags) of the chunks that hold something, and the chunks never seen."""
+    def walk(self, text: str) -> tuple[list[Placed], list[str]]:
+        """(offset, chunk, flags) of the chunks that hold something, and the chunks never seen
+        (each once, in text order; pending until `settle`)."""
         # Every whitespace character becomes a space (same length), so that split(" ") gives
         # the chunks with empty strings between repeated spaces: offsets stay exact. (Any other
         # whitespace left inside a chunk makes the chunk rarer, never wrong.)
@@ -196,13 +201,16 @@ class _DictTable:
         for space in _USUAL_SPACES:
             if space in spaced:
                 spaced = spaced.replace(space, " ")
-        return _placed(spaced.split(" "), self.flags)
+        placed, new = _placed(spaced.split(" "), self.flags)
+        self.pending.update(new)
+        return placed, new
 
 
 class _Table(Protocol):
     def __len__(self) -> int: ...
     def update(self, flags: dict[str, int], /) -> None: ...
-    def walk(self, text: str, /) -> tuple[list[Placed], set[str] | None]: ...
+    def settle(self, chunks: list[str], flags: list[int], /) -> None: ...
+    def walk(self, text: str, /) -> tuple[list[Placed], list[str]]: ...
 
 
 def new_table(python: bool = False) -> _Table:
@@ -244,9 +252,11 @@ class ChunkMemo:
         self.limit = limit
         self.state = _MemoState(indexes, python)
 
-    def current(self, incoming: int) -> _MemoState:
+    def current(self) -> _MemoState:
+        """The state to learn in: a fresh one once the table passed its limit (the walk that
+        found the new chunks has already counted them)."""
         state = self.state
-        if len(state.table) + incoming > self.limit:
+        if len(state.table) > self.limit:
             state = self.state = _MemoState(self.indexes, self.python)
         return state
 
@@ -285,38 +295,39 @@ class Scanner:
         self.memo = ChunkMemo(len(self.indexes))
         self.sorani = sorani_variants(rules)
 
-    def learn(self, state: _MemoState, new: set[str]) -> bool:
+    def learn(self, state: _MemoState, new: list[str]) -> bool:
         """Analyse chunks not seen before, all in one automaton pass; do any of them hold something?
 
         Most new chunks hold nothing, and then a walk of the field before learning placed all
         there is to place.
         """
-        flags = dict.fromkeys(new, 0)  # from the set: sized once, not grown word by word
-        words = list(flags)
-        joined = "\n".join(words)  # a newline never occurs inside a chunk-safe key or a word
-        starts = _starts_in_joined(words)
+        joined = "\n".join(new)  # a newline never occurs inside a chunk-safe key or a word
+        flags = [0] * len(new)
         automaton = self.automaton
         raw = automaton.find_matches_as_indexes(joined, overlapping=True) if automaton else []
         if raw:
+            accepted = _accepted(joined, raw, self.rules)
             found: dict[int, list[tuple[int, int, int, int]]] = {}
-            for variant, begin, stop, end in _accepted(joined, raw, self.rules):
-                j = bisect_right(starts, begin) - 1
-                offset = starts[j]
+            owners = _owners(new, [begin for _, begin, _, _ in accepted])
+            for (variant, begin, stop, end), (j, offset) in zip(accepted, owners, strict=True):
                 found.setdefault(j, []).append((variant, begin - offset, stop - offset, end - offset))
             for j, hits in found.items():
-                state.hits[words[j]] = tuple(hits)  # automaton order: see FieldScan.add_all
-                flags[words[j]] = _HITS
-        for number, found_starts in enumerate(self.finders.find(joined) if self.indexes else []):
-            offsets: dict[int, list[int]] = {}
-            for at in found_starts:
-                j = bisect_right(starts, at) - 1
-                offsets.setdefault(j, []).append(at - starts[j])
-            bit = _name_bit(number)
-            for j, found_at in offsets.items():
-                state.starters[number][words[j]] = tuple(found_at)
-                flags[words[j]] |= bit
-        state.table.update(flags)  # last: a chunk is known only once all it holds is recorded
-        return any(flags.values())
+                state.hits[new[j]] = tuple(hits)  # automaton order: see FieldScan.add_all
+                flags[j] = _HITS
+        if self.indexes:
+            for number, offsets in enumerate(self.finders.find(joined)):
+                if not offsets:
+                    continue
+                at_word: dict[int, list[int]] = {}
+                for at, (j, offset) in zip(offsets, _owners(new, offsets), strict=True):
+                    at_word.setdefault(j, []).append(at - offset)
+                bit = _name_bit(number)
+                starters = state.starters[number]
+                for j, found_at in at_word.items():
+                    starters[new[j]] = tuple(found_at)
+                    flags[j] |= bit
+        state.table.settle(new, flags)  # last: a chunk is known only once all it holds is recorded
+        return any(flags)
 
     def scan(self, index: int, original: str, norm: str, moved: tuple[str, ...] | None = None) -> FieldScan:
         """Every whole-word occurrence of a compiled variant in one normalised field.
@@ -328,7 +339,7 @@ class Scanner:
             state = self.memo.state
             placed, new = state.table.walk(norm)
             if new:
-                fresh = self.memo.current(len(new))
+                fresh = self.memo.current()
                 if fresh is not state:  # the memo started afresh: every chunk is new to it
                     state = fresh
                     placed, new = state.table.walk(norm)
@@ -378,17 +389,25 @@ class Scanner:
         return merged
 
 
-def _starts_in_joined(words: list[str]) -> list[int]:
-    """Where each word starts in "\n".join(words): a native loop, for every new chunk of a field."""
-    starts = [0] * len(words)
-    at = 0
-    for j, word in enumerate(words):
-        starts[j] = at
-        at += len(word) + 1
-    return starts
+def _owners(words: list[str], offsets: list[int]) -> list[tuple[int, int]]:
+    """(word, where it starts) in "\n".join(words) of each offset, the offsets in word order.
+
+    One step per word up to the last offset, in native ints: no list of every word's start.
+    """
+    owners: list[tuple[int, int]] = []
+    j = 0
+    start = 0
+    end = len(words[0]) if words else 0
+    for at in offsets:
+        while at > end:  # at == end is the newline after word j: never a hit or a name start
+            j += 1
+            start = end + 1
+            end = start + len(words[j])
+        owners.append((j, start))
+    return owners
 
 
-def _placed(parts: list[str], known: dict[str, int]) -> tuple[list[Placed], set[str] | None]:
+def _placed(parts: list[str], known: dict[str, int]) -> tuple[list[Placed], list[str]]:
     """Where the chunks that hold something stand in the field, and the chunks not seen before.
 
     Part i of the field split on single spaces starts one past the end of part i - 1. This is
@@ -396,18 +415,16 @@ def _placed(parts: list[str], known: dict[str, int]) -> tuple[list[Placed], set[
     one dict lookup per chunk.
     """
     placed: list[Placed] = []
-    new: set[str] | None = None
+    new: dict[str, None] = {}
     at = 0
     for part in parts:
         flags = known.get(part)
         if flags is None:
-            if new is None:
-                new = set()
-            new.add(part)
+            new[part] = None
         elif flags:
             placed.append((at, part, flags))
         at += len(part) + 1
-    return placed, new
+    return placed, list(new)
 
 
 def _place(scan: FieldScan, placed: list[Placed], hits: dict[str, ChunkHits]) -> None:

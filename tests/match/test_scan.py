@@ -185,7 +185,7 @@ def test_the_chunk_table_is_built_in_c_where_the_engine_is_compiled() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(CHUNK_TEXT, st.integers(min_value=0, max_value=7)), max_size=8), CHUNK_TEXT)
 def test_both_chunk_tables_walk_a_text_alike(recorded: list[tuple[str, int]], text: str) -> None:
-    """Same (offset, chunk, flags) and same unknown chunks, whatever the string kinds involved."""
+    """Same (offset, chunk, flags) and same new chunks, whatever the string kinds involved."""
     tables = [scan_module.new_table(python=True), scan_module.new_table()]
     for table in tables:
         for chunk_text, flags in recorded:
@@ -198,8 +198,11 @@ def test_both_chunk_tables_walk_a_text_alike(recorded: list[tuple[str, int]], te
     for at, chunk, flags in placed:
         assert text[at : at + len(chunk)] == chunk and flags
     parts = text.replace("\n", " ").replace("\t", " ").replace("\r", " ").split(" ")
-    for chunk in unknown or ():
+    assert len(unknown) == len(set(unknown))  # each once, in text order
+    assert unknown == sorted(unknown, key=parts.index)
+    for chunk in unknown:
         assert chunk in parts and tables[1].get(chunk) is None
+    assert [table.walk(text)[1] for table in tables] == [unknown, unknown]  # pending: still new
 
 
 def test_a_chunk_table_walks_ascii_chunks_inside_wider_text() -> None:
@@ -207,11 +210,22 @@ def test_a_chunk_table_walks_ascii_chunks_inside_wider_text() -> None:
     table.update({"rocket": 1, "بغداد": 2, "😀x": 4, "quiet": 0})
     placed, unknown = table.walk("rocket\tبغداد\n😀x quiet  new rocket")
     assert placed == [(0, "rocket", 1), (7, "بغداد", 2), (13, "😀x", 4), (27, "rocket", 1)]
-    assert unknown == {"new"}
-    assert table.walk("quiet rocket") == ([(6, "rocket", 1)], None)
+    assert unknown == ["new"]
+    assert table.walk("quiet rocket") == ([(6, "rocket", 1)], [])
     table.update({"rocket": 0})  # recorded again: the latest flags win
-    assert table.walk("rocket") == ([], None)
-    assert len(table) == 4
+    assert table.walk("rocket") == ([], [])
+    assert len(table) == 5  # "new" is held, pending
+
+
+def test_a_walk_hands_out_each_new_chunk_once_until_it_is_settled() -> None:
+    for table in (scan_module.new_table(python=True), scan_module.new_table()):
+        placed, unknown = table.walk("b a b c a")
+        assert placed == [] and unknown == ["b", "a", "c"] and len(table) == 3
+        assert table.get("a") is None
+        assert table.walk("a x") == ([], ["a", "x"])  # never settled: new to this walk too
+        table.settle(["b", "a", "c", "x"], [0, 2, 0, 0])
+        assert table.walk("c a b") == ([(2, "a", 2)], [])
+        assert table.get("a") == 2 and len(table) == 4
 
 
 def test_the_memo_starts_afresh_once_it_holds_its_limit() -> None:
@@ -252,4 +266,4 @@ def test_a_chunk_table_that_cannot_grow_refuses_the_new_chunk_and_stays_usable()
     assert len(table) == 512
     assert table.get("new00000") is None and table.get("absent") is None
     table.update({"after": 2})  # memory is back: growth works again
-    assert len(table) == 513 and table.walk("after k00001") == ([(0, "after", 2), (6, "k00001", 1)], None)
+    assert len(table) == 513 and table.walk("after k00001") == ([(0, "after", 2), (6, "k00001", 1)], [])
