@@ -27,7 +27,7 @@
 typedef struct {
     uint64_t hash;
     PyObject *key; /* a str, owned; NULL marks an empty slot */
-    long long flags;
+    long long flags; /* while pending: the chunk's place in that walk's list of new chunks */
     /* Not 0: the walk of that number handed the chunk out as new and its flags are not recorded
      * yet (`settle`). Until then the chunk is unknown to `get` and to every other walk. */
     uint64_t pending;
@@ -104,7 +104,9 @@ same_chunk(PyObject *key, int kind, const void *data, Py_ssize_t start, Py_ssize
     int key_kind = PyUnicode_KIND(key);
     const void *key_data = PyUnicode_DATA(key);
     if (key_kind == kind) {
-        return memcmp(key_data, (const char *)data + start * kind, (size_t)(length * kind)) == 0;
+        const char *span = (const char *)data + start * kind;
+        /* settle() records the very str a walk handed out: no need to compare it with itself */
+        return key_data == span || memcmp(key_data, span, (size_t)(length * kind)) == 0;
     }
     for (Py_ssize_t i = 0; i < length; i++) {
         if (PyUnicode_READ(key_kind, key_data, i) != PyUnicode_READ(kind, data, start + i)) {
@@ -298,11 +300,37 @@ ChunkTable_get(ChunkTable *self, PyObject *chunk)
 }
 
 PyDoc_STRVAR(walk_doc,
-             "walk(text: str) -> tuple[list[tuple[int, str, int]], list[str]]\n\n"
+             "walk(text: str) -> tuple[list[tuple[int, str, int]], list[str], bytes]\n\n"
              "Split `text` into chunks at spaces, tabs and line breaks. Return (offset, chunk,\n"
-             "flags) of every chunk recorded with flags other than 0, in text order, and the\n"
-             "chunks not recorded, each once, in text order. Those are kept as pending: unknown\n"
-             "to `get` and to other walks until `settle` (or `update`) records their flags.");
+             "flags) of every chunk recorded with flags other than 0, in text order; the chunks\n"
+             "not recorded, each once, in text order; and where those stand (native-endian int64\n"
+             "pairs: offset, place in that list). The new chunks are kept as pending: unknown to\n"
+             "`get` and to other walks until `settle` (or `update`) records their flags.");
+
+/* Where a walk met new chunks: (offset, place in its list of new chunks) pairs. */
+typedef struct {
+    int64_t *pairs;
+    Py_ssize_t used, size; /* in pairs */
+} Seen;
+
+static int
+seen_add(Seen *seen, Py_ssize_t offset, Py_ssize_t place)
+{
+    if (seen->used == seen->size) {
+        Py_ssize_t size = seen->size ? seen->size * 2 : 256;
+        int64_t *pairs = PyMem_Realloc(seen->pairs, (size_t)size * 2 * sizeof(int64_t));
+        if (pairs == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        seen->pairs = pairs;
+        seen->size = size;
+    }
+    seen->pairs[2 * seen->used] = offset;
+    seen->pairs[2 * seen->used + 1] = place;
+    seen->used++;
+    return 0;
+}
 
 /* (offset, chunk, flags), without Py_BuildValue's format parsing: a walk makes one per chunk
  * that holds something, warm or cold. */
@@ -340,6 +368,7 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
     /* The new chunks go into the table at once, marked with this walk's number: a chunk met
      * again in this field is then one lookup, and the caller gets a list to join, no set. */
     uint64_t walk = ++self->walks;
+    Seen seen = {NULL, 0, 0};
     PyObject *placed = PyList_New(0);
     PyObject *unknown = PyList_New(0);
     if (placed == NULL || unknown == NULL) {
@@ -373,16 +402,24 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
             }
             entry->key = chunk; /* the table's reference */
             entry->pending = walk;
+            entry->flags = PyList_GET_SIZE(unknown);
             if (PyList_Append(unknown, chunk) < 0) {
+                goto error;
+            }
+            if (seen_add(&seen, start, (Py_ssize_t)entry->flags) < 0) {
                 goto error;
             }
         }
         else if (entry->pending) {
             if (entry->pending != walk) { /* handed out by an earlier walk, never settled */
                 entry->pending = walk;
+                entry->flags = PyList_GET_SIZE(unknown);
                 if (PyList_Append(unknown, entry->key) < 0) {
                     goto error;
                 }
+            }
+            if (seen_add(&seen, start, (Py_ssize_t)entry->flags) < 0) {
+                goto error;
             }
         }
         else if (entry->flags != 0) {
@@ -397,49 +434,137 @@ ChunkTable_walk(ChunkTable *self, PyObject *text)
             }
         }
     }
-    PyObject *result = PyTuple_Pack(2, placed, unknown);
+    PyObject *where = PyBytes_FromStringAndSize((const char *)seen.pairs,
+                                                (Py_ssize_t)(seen.used * 2 * (Py_ssize_t)sizeof(int64_t)));
+    PyMem_Free(seen.pairs);
+    PyObject *result = where == NULL ? NULL : PyTuple_Pack(3, placed, unknown, where);
+    Py_XDECREF(where);
     Py_DECREF(placed);
     Py_DECREF(unknown);
     return result;
 
 error:
+    PyMem_Free(seen.pairs);
     Py_XDECREF(placed);
     Py_XDECREF(unknown);
     return NULL;
 }
 
 PyDoc_STRVAR(settle_doc,
-             "settle(chunks: list[str], flags: list[int]) -> None\n\n"
-             "Record what each of `chunks` holds (flags[i] for chunks[i]), as `update` does:\n"
-             "the chunks a walk handed out, without a dict to build.");
+             "settle(chunks: list[str], flags: list[int], placed: list[tuple[int, str, int]],\n"
+             "       where: bytes) -> list[tuple[int, str, int]]\n\n"
+             "Record what each of the new chunks a walk handed out holds (flags[i] for chunks[i]),\n"
+             "as `update` does, and return that walk's `placed` with the new chunks that hold\n"
+             "something added where they stand (`where`): what walking the text again would give.");
 
 static PyObject *
 ChunkTable_settle(ChunkTable *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyList_Check(args[0]) || !PyList_Check(args[1])
-        || PyList_GET_SIZE(args[0]) != PyList_GET_SIZE(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "settle() takes a list of str and a list of int as long");
+    if (nargs != 4 || !PyList_Check(args[0]) || !PyList_Check(args[1]) || !PyList_Check(args[2])
+        || !PyBytes_Check(args[3]) || PyList_GET_SIZE(args[0]) != PyList_GET_SIZE(args[1])
+        || PyBytes_GET_SIZE(args[3]) % (2 * (Py_ssize_t)sizeof(int64_t)) != 0) {
+        PyErr_SetString(PyExc_TypeError,
+                        "settle() takes the new chunks, as many int flags, and a walk's placed and where");
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[0]); i++) {
-        PyObject *chunk = PyList_GET_ITEM(args[0], i);
-        PyObject *value = PyList_GET_ITEM(args[1], i);
+    PyObject *chunks = args[0], *flags = args[1], *placed = args[2];
+    Py_ssize_t count = PyList_GET_SIZE(chunks);
+    unsigned char *holds = PyMem_Malloc(count ? (size_t)count : 1); /* flags[i] != 0 */
+    if (holds == NULL) {
+        return PyErr_NoMemory();
+    }
+    PyObject *merged = NULL;
+    int any = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *chunk = PyList_GET_ITEM(chunks, i);
+        PyObject *value = PyList_GET_ITEM(flags, i);
         if (!PyUnicode_Check(chunk) || !PyLong_Check(value)) {
             PyErr_SetString(PyExc_TypeError, "settle() takes a list of str and a list of int as long");
-            return NULL;
+            goto error;
         }
         if (READY(chunk) < 0) {
-            return NULL;
+            goto error;
         }
         long long number = PyLong_AsLongLong(value);
         if (number == -1 && PyErr_Occurred()) {
-            return NULL;
+            goto error;
         }
+        holds[i] = number != 0;
+        any |= holds[i];
         if (PyUnicode_GET_LENGTH(chunk) > 0 && store(self, chunk, number) < 0) {
-            return NULL;
+            goto error;
         }
     }
-    Py_RETURN_NONE;
+    if (!any) {
+        PyMem_Free(holds);
+        return Py_NewRef(placed);
+    }
+    /* Merge, by offset, the chunks placed before with the new ones that hold something. */
+    int64_t pair[2];
+    const char *where = PyBytes_AS_STRING(args[3]);
+    Py_ssize_t pairs = PyBytes_GET_SIZE(args[3]) / (2 * (Py_ssize_t)sizeof(int64_t));
+    Py_ssize_t old = PyList_GET_SIZE(placed), k = 0;
+    merged = PyList_New(0);
+    if (merged == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t p = 0; p <= pairs; p++) {
+        Py_ssize_t offset = PY_SSIZE_T_MAX, place = 0;
+        if (p < pairs) {
+            memcpy(pair, where + p * (Py_ssize_t)sizeof(pair), sizeof(pair));
+            offset = (Py_ssize_t)pair[0];
+            place = (Py_ssize_t)pair[1];
+            if (place < 0 || place >= count) {
+                PyErr_SetString(PyExc_ValueError, "settle() takes where from the walk of these chunks");
+                goto error;
+            }
+        }
+        for (; k < old; k++) { /* the chunks placed before this one */
+            PyObject *item = PyList_GET_ITEM(placed, k);
+            if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 3) {
+                PyErr_SetString(PyExc_TypeError, "settle() takes a walk's placed list");
+                goto error;
+            }
+            Py_ssize_t at = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+            if (at == -1 && PyErr_Occurred()) {
+                goto error;
+            }
+            if (at > offset) {
+                break;
+            }
+            if (PyList_Append(merged, item) < 0) {
+                goto error;
+            }
+        }
+        if (p == pairs) {
+            break;
+        }
+        if (!holds[place]) { /* most new chunks hold nothing */
+            continue;
+        }
+        PyObject *value = PyList_GET_ITEM(flags, place);
+        PyObject *found = PyTuple_New(3);
+        PyObject *at = found == NULL ? NULL : PyLong_FromSsize_t(offset);
+        if (at == NULL) {
+            Py_XDECREF(found);
+            goto error;
+        }
+        PyTuple_SET_ITEM(found, 0, at);
+        PyTuple_SET_ITEM(found, 1, Py_NewRef(PyList_GET_ITEM(chunks, place)));
+        PyTuple_SET_ITEM(found, 2, Py_NewRef(value));
+        int appended = PyList_Append(merged, found);
+        Py_DECREF(found);
+        if (appended < 0) {
+            goto error;
+        }
+    }
+    PyMem_Free(holds);
+    return merged;
+
+error:
+    PyMem_Free(holds);
+    Py_XDECREF(merged);
+    return NULL;
 }
 
 static PyMethodDef ChunkTable_methods[] = {

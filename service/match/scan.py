@@ -24,6 +24,7 @@ search looks only near those (`FieldScan.starters`).
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from operator import itemgetter
@@ -185,15 +186,23 @@ class _DictTable:
         self.flags[""] = 0
         self.pending.difference_update(flags)
 
-    def settle(self, chunks: list[str], flags: list[int]) -> None:
+    def settle(self, chunks: list[str], flags: list[int], placed: list[Placed], where: bytes) -> list[Placed]:
         self.update(dict(zip(chunks, flags, strict=True)))
+        pairs = array("q")
+        pairs.frombytes(where)
+        added = [
+            (pairs[i], chunks[pairs[i + 1]], flags[pairs[i + 1]])
+            for i in range(0, len(pairs), 2)
+            if flags[pairs[i + 1]]
+        ]
+        return sorted(placed + added) if added else placed  # no two chunks share an offset
 
     def get(self, chunk: str) -> int | None:
         return self.flags.get(chunk)
 
-    def walk(self, text: str) -> tuple[list[Placed], list[str]]:
-        """(offset, chunk, flags) of the chunks that hold something, and the chunks never seen
-        (each once, in text order; pending until `settle`)."""
+    def walk(self, text: str) -> tuple[list[Placed], list[str], bytes]:
+        """(offset, chunk, flags) of the chunks that hold something, the chunks never seen (each
+        once, in text order; pending until `settle`) and where those stand."""
         # Every whitespace character becomes a space (same length), so that split(" ") gives
         # the chunks with empty strings between repeated spaces: offsets stay exact. (Any other
         # whitespace left inside a chunk makes the chunk rarer, never wrong.)
@@ -201,16 +210,18 @@ class _DictTable:
         for space in _USUAL_SPACES:
             if space in spaced:
                 spaced = spaced.replace(space, " ")
-        placed, new = _placed(spaced.split(" "), self.flags)
+        placed, new, where = _placed(spaced.split(" "), self.flags)
         self.pending.update(new)
-        return placed, new
+        return placed, new, where
 
 
 class _Table(Protocol):
     def __len__(self) -> int: ...
     def update(self, flags: dict[str, int], /) -> None: ...
-    def settle(self, chunks: list[str], flags: list[int], /) -> None: ...
-    def walk(self, text: str, /) -> tuple[list[Placed], list[str]]: ...
+    def settle(
+        self, chunks: list[str], flags: list[int], placed: list[Placed], where: bytes, /
+    ) -> list[Placed]: ...
+    def walk(self, text: str, /) -> tuple[list[Placed], list[str], bytes]: ...
 
 
 def new_table(python: bool = False) -> _Table:
@@ -295,11 +306,9 @@ class Scanner:
         self.memo = ChunkMemo(len(self.indexes))
         self.sorani = sorani_variants(rules)
 
-    def learn(self, state: _MemoState, new: list[str]) -> bool:
-        """Analyse chunks not seen before, all in one automaton pass; do any of them hold something?
-
-        Most new chunks hold nothing, and then a walk of the field before learning placed all
-        there is to place.
+    def learn(self, state: _MemoState, new: list[str], placed: list[Placed], where: bytes) -> list[Placed]:
+        """Analyse chunks not seen before, all in one automaton pass; the walk's `placed` with the
+        new chunks that hold something added `where` they stand (no second walk of the field).
         """
         joined = "\n".join(new)  # a newline never occurs inside a chunk-safe key or a word
         flags = [0] * len(new)
@@ -326,8 +335,8 @@ class Scanner:
                 for j, found_at in at_word.items():
                     starters[new[j]] = tuple(found_at)
                     flags[j] |= bit
-        state.table.settle(new, flags)  # last: a chunk is known only once all it holds is recorded
-        return any(flags)
+        # last: a chunk is known only once all it holds is recorded
+        return state.table.settle(new, flags, placed, where)
 
     def scan(self, index: int, original: str, norm: str, moved: tuple[str, ...] | None = None) -> FieldScan:
         """Every whole-word occurrence of a compiled variant in one normalised field.
@@ -337,14 +346,14 @@ class Scanner:
         scan = FieldScan(index, original, norm, moved)
         if self.automaton is not None or self.indexes:
             state = self.memo.state
-            placed, new = state.table.walk(norm)
+            placed, new, where = state.table.walk(norm)
             if new:
                 fresh = self.memo.current()
                 if fresh is not state:  # the memo started afresh: every chunk is new to it
                     state = fresh
-                    placed, new = state.table.walk(norm)
-                if new and self.learn(state, new):
-                    placed, _ = state.table.walk(norm)
+                    placed, new, where = state.table.walk(norm)
+                if new:
+                    placed = self.learn(state, new, placed, where)
             if self.fallback is None:
                 if placed:
                     _place(scan, placed, state.hits)
@@ -407,24 +416,27 @@ def _owners(words: list[str], offsets: list[int]) -> list[tuple[int, int]]:
     return owners
 
 
-def _placed(parts: list[str], known: dict[str, int]) -> tuple[list[Placed], list[str]]:
-    """Where the chunks that hold something stand in the field, and the chunks not seen before.
+def _placed(parts: list[str], known: dict[str, int]) -> tuple[list[Placed], list[str], bytes]:
+    """Where the chunks that hold something stand in the field, the chunks not seen before, and
+    where those stand (as `_chunks.ChunkTable.walk` packs them: offset, place in the list).
 
     Part i of the field split on single spaces starts one past the end of part i - 1. This is
     the one loop over every chunk of every field; compiled, it runs over native ints and costs
     one dict lookup per chunk.
     """
     placed: list[Placed] = []
-    new: dict[str, None] = {}
+    new: dict[str, int] = {}
+    where = array("q")
     at = 0
     for part in parts:
         flags = known.get(part)
         if flags is None:
-            new[part] = None
+            where.append(at)
+            where.append(new.setdefault(part, len(new)))
         elif flags:
             placed.append((at, part, flags))
         at += len(part) + 1
-    return placed, list(new)
+    return placed, list(new), where.tobytes()
 
 
 def _place(scan: FieldScan, placed: list[Placed], hits: dict[str, ChunkHits]) -> None:

@@ -8,6 +8,7 @@ spaces that only the fallback automaton holds), cold or warm, the two must agree
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 import ahocorasick_rs
@@ -194,7 +195,7 @@ def test_both_chunk_tables_walk_a_text_alike(recorded: list[tuple[str, int]], te
     python, native = (table.walk(text) for table in tables)
     assert python == native
     assert len(tables[0]) == len(tables[1])
-    placed, unknown = native
+    placed, unknown, where = native
     for at, chunk, flags in placed:
         assert text[at : at + len(chunk)] == chunk and flags
     parts = text.replace("\n", " ").replace("\t", " ").replace("\r", " ").split(" ")
@@ -203,29 +204,37 @@ def test_both_chunk_tables_walk_a_text_alike(recorded: list[tuple[str, int]], te
     for chunk in unknown:
         assert chunk in parts and tables[1].get(chunk) is None
     assert [table.walk(text)[1] for table in tables] == [unknown, unknown]  # pending: still new
+    # Settling gives what a walk after it places; a chunk already recorded keeps its place.
+    flags = [n % 3 for n in range(len(unknown))]
+    for table in tables:
+        placed, unknown, where = table.walk(text)
+        assert table.settle(unknown, flags, placed, where) == table.walk(text)[0]
 
 
 def test_a_chunk_table_walks_ascii_chunks_inside_wider_text() -> None:
     table = scan_module.new_table()
     table.update({"rocket": 1, "بغداد": 2, "😀x": 4, "quiet": 0})
-    placed, unknown = table.walk("rocket\tبغداد\n😀x quiet  new rocket")
+    placed, unknown, _ = table.walk("rocket\tبغداد\n😀x quiet  new rocket")
     assert placed == [(0, "rocket", 1), (7, "بغداد", 2), (13, "😀x", 4), (27, "rocket", 1)]
     assert unknown == ["new"]
-    assert table.walk("quiet rocket") == ([(6, "rocket", 1)], [])
+    assert table.walk("quiet rocket") == ([(6, "rocket", 1)], [], b"")
     table.update({"rocket": 0})  # recorded again: the latest flags win
-    assert table.walk("rocket") == ([], [])
+    assert table.walk("rocket") == ([], [], b"")
     assert len(table) == 5  # "new" is held, pending
 
 
 def test_a_walk_hands_out_each_new_chunk_once_until_it_is_settled() -> None:
     for table in (scan_module.new_table(python=True), scan_module.new_table()):
-        placed, unknown = table.walk("b a b c a")
-        assert placed == [] and unknown == ["b", "a", "c"] and len(table) == 3
+        table.update({"q": 1})
+        placed, unknown, where = table.walk("b a q b c a")
+        assert placed == [(4, "q", 1)] and unknown == ["b", "a", "c"] and len(table) == 4
+        assert array("q", where).tolist() == [0, 0, 2, 1, 6, 0, 8, 2, 10, 1]  # offset, place in unknown
         assert table.get("a") is None
-        assert table.walk("a x") == ([], ["a", "x"])  # never settled: new to this walk too
-        table.settle(["b", "a", "c", "x"], [0, 2, 0, 0])
-        assert table.walk("c a b") == ([(2, "a", 2)], [])
-        assert table.get("a") == 2 and len(table) == 4
+        assert table.walk("a x")[1] == ["a", "x"]  # never settled: new to this walk too
+        settled = table.settle(unknown, [0, 2, 0], placed, where)
+        assert settled == [(2, "a", 2), (4, "q", 1), (10, "a", 2)] == table.walk("b a q b c a")[0]
+        assert table.walk("c a b")[:2] == ([(2, "a", 2)], [])
+        assert table.get("a") == 2 and len(table) == 5  # and "x", pending
 
 
 def test_the_memo_starts_afresh_once_it_holds_its_limit() -> None:
@@ -266,4 +275,4 @@ def test_a_chunk_table_that_cannot_grow_refuses_the_new_chunk_and_stays_usable()
     assert len(table) == 512
     assert table.get("new00000") is None and table.get("absent") is None
     table.update({"after": 2})  # memory is back: growth works again
-    assert len(table) == 513 and table.walk("after k00001") == ([(0, "after", 2), (6, "k00001", 1)], [])
+    assert len(table) == 513 and table.walk("after k00001") == ([(0, "after", 2), (6, "k00001", 1)], [], b"")
