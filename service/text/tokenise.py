@@ -74,6 +74,10 @@ def count_tokens(text: str, limit: int) -> int:
     return count
 
 
+# The UTF-8 bytes of U+0600..U+06FF (lead bytes D8-DB, and the continuation bytes): a word whose
+# encoding is all of these is written in that block, where every letter is an ARABIC letter (a
+# test checks it), so a run of its letters is one token, found without the regex.
+_ARABIC_BLOCK_UTF8: Final = bytes([*range(0x80, 0xC0), *range(0xD8, 0xDC)])
 _CHUNK_TOKENS: dict[str, int] = {}
 _CHUNK_TOKENS_LIMIT: Final = 100_000
 
@@ -82,8 +86,8 @@ def _chunk_tokens(chunk: str) -> int:
     found = _CHUNK_TOKENS.get(chunk)
     if found is None:
         found = 0
-        if chunk.isascii() and chunk.isalpha():
-            found = 1  # one English word: the usual new chunk, and one run of letters
+        if chunk.isalpha() and (chunk.isascii() or not chunk.encode().translate(None, _ARABIC_BLOCK_UTF8)):
+            found = 1  # one English or Arabic-script word (the usual new chunk): one run of letters
         else:
             for _ in _TOKEN.finditer(chunk):
                 found += 1

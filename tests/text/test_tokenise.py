@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.text import normalise, tokenise
-from service.text.tokenise import count_tokens
+from service.text.tokenise import ARABIC, count_tokens
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,16 @@ def test_count_tokens_stops_just_past_the_limit(text: str, limit: int) -> None:
     assert count_tokens(text, limit) == min(len(tokenise(text)), limit + 1)
 
 
-WORDY = st.text(alphabet=st.sampled_from(list("ab بغداد3.,-_ \n\t\r\u2028\u00a0\x0b")), max_size=60)
+WORDY = st.text(
+    alphabet=st.sampled_from(list("ab بغداد3.,-_ \n\t\r\u2028\u00a0\x0béـَ٣۔ۿݐ\u0600\u06ff")), max_size=60
+)
+
+
+def test_every_letter_of_the_arabic_block_is_an_arabic_letter() -> None:
+    """What lets a new chunk of letters of U+0600..U+06FF count as one token without the regex."""
+    for code in range(0x600, 0x700):
+        if chr(code).isalpha():
+            assert [t.kind for t in tokenise(chr(code) * 2)] == [ARABIC], hex(code)
 
 
 @given(WORDY, st.integers(min_value=0, max_value=12))
