@@ -195,11 +195,17 @@ class Service:
             return False
         self._warn_about_restart_only_keys(old, config)
         feeds = config.feed_defs()
+        if config.service.concurrency == "auto":
+            scheduler.concurrency = config.poll_concurrency()  # sized for the feeds now configured
         added, removed = await scheduler.set_feeds(feeds)
         runtime.telemetry.feeds.set(len([f for f in feeds if f.enabled]))
         runtime.telemetry.reloads.labels("applied").inc()
         self._log.info(
-            "config_reloaded", feeds_added=added, feeds_removed=removed, watchlists=len(config.watchlists)
+            "config_reloaded",
+            feeds_added=added,
+            feeds_removed=removed,
+            watchlists=len(config.watchlists),
+            concurrency=scheduler.concurrency,
         )
         return True
 

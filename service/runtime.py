@@ -30,7 +30,7 @@ from service.metrics import Metrics
 from service.options import SinkOptions
 from service.pipeline import Pipeline, Schedule
 from service.registry import Shared, SinkContext, sink_types, store_type_for
-from service.settings import Config
+from service.settings import MAX_SLOTS, Config
 from service.sinks.base import Sink
 from service.sinks.outbox import Outbox
 from service.state.protocol import Store
@@ -63,7 +63,9 @@ def fetch_limits(config: Config) -> FetchLimits:
         max_bytes=service.max_feed_bytes,
         connect_timeout=service.connect_timeout,
         total_timeout=service.fetch_timeout,
-        concurrency=config.poll_concurrency(),
+        # With "auto" the scheduler's slots follow the feeds across reloads, so the fetcher allows
+        # the most "auto" can give; a number set in the file is both limits.
+        concurrency=MAX_SLOTS if service.concurrency == "auto" else service.concurrency,
         per_host=service.per_host_concurrency,
     )
 

@@ -179,6 +179,16 @@ class PollScheduler:
         return len(self._tasks)
 
     @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
+    @concurrency.setter
+    def concurrency(self, slots: int) -> None:
+        """Resize (a reload under `concurrency = "auto"`); polls in flight beyond it finish first."""
+        self._concurrency = max(1, slots)
+        self._wake.set()
+
+    @property
     def feeds(self) -> list[str]:
         return list(self._feeds)
 

@@ -226,3 +226,16 @@ async def test_replicas_share_the_polls_and_never_poll_one_feed_at_once(
     # Together no more than one process would: at most one poll per feed per interval (3 s / 0.3 s).
     for i in range(8):
         assert pipelines[0].polls[f"f{i}"] + pipelines[1].polls[f"f{i}"] <= 3.0 / 0.3 + 2
+
+
+async def test_a_resized_scheduler_starts_more_polls_at_its_next_look(store: EmbeddedStore) -> None:
+    pipeline = FakePipeline(seconds=0.3)
+    poller = scheduler(store, pipeline, concurrency=1)
+    await poller.set_feeds(feeds(4))
+    await store.schedule_feeds({f"f{i}": utcnow() - timedelta(seconds=1) for i in range(4)})
+    await poller.tick()
+    assert poller.in_flight == 1
+    poller.concurrency = 4  # a reload under concurrency = "auto" that added feeds
+    await poller.tick()
+    assert poller.in_flight == 4
+    await poller.drain(5)
