@@ -23,6 +23,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#endif
 
 typedef struct {
     uint64_t hash;
@@ -136,15 +139,64 @@ find_slot(ChunkTable *self, uint64_t hash, int kind, const void *data, Py_ssize_
 /* `capacity` empty slots. Zeroed by memset, not calloc: a large calloc comes fresh from mmap and
  * is left untouched, so the first probe of each page maps the shared zero page and the first
  * store into it faults again to copy it; writing every page once here faults each page once, in
- * order, which on a cold pass (the table grows to megabytes) halved the page faults. */
+ * order, which on a cold pass (the table grows to megabytes) halved the page faults.
+ *
+ * From HUGE_BYTES on, where the kernel offers it, the slots are their own mapping in transparent
+ * huge pages instead: a table of 2 MB or more is then one fault per 2 MB instead of one per 4 KB,
+ * and its random probes (the walk's one cache miss per chunk) no longer miss the TLB too. */
+#if defined(MADV_HUGEPAGE) && defined(MAP_ANONYMOUS)
+#define HUGE_BYTES ((size_t)2 << 20)
+#endif
+
+static int
+is_mapped(Py_ssize_t capacity)
+{
+#ifdef HUGE_BYTES
+    return (size_t)capacity * sizeof(Entry) >= HUGE_BYTES;
+#else
+    (void)capacity;
+    return 0;
+#endif
+}
+
 static Entry *
 new_slots(Py_ssize_t capacity)
 {
-    Entry *slots = PyMem_Malloc((size_t)capacity * sizeof(Entry));
+    size_t bytes = (size_t)capacity * sizeof(Entry);
+#ifdef HUGE_BYTES
+    if (is_mapped(capacity)) {
+        /* capacity is a power of two, so bytes is a multiple of 2 MB; aligned by over-mapping */
+        char *area = mmap(NULL, bytes + HUGE_BYTES, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (area == MAP_FAILED) {
+            return NULL;
+        }
+        size_t lead = (HUGE_BYTES - ((uintptr_t)area & (HUGE_BYTES - 1))) & (HUGE_BYTES - 1);
+        if (lead) {
+            munmap(area, lead);
+        }
+        munmap(area + lead + bytes, HUGE_BYTES - lead);
+        (void)madvise(area + lead, bytes, MADV_HUGEPAGE); /* a hint: zeroed pages either way */
+        return (Entry *)(area + lead);
+    }
+#endif
+    Entry *slots = PyMem_Malloc(bytes);
     if (slots != NULL) {
-        memset(slots, 0, (size_t)capacity * sizeof(Entry));
+        memset(slots, 0, bytes);
     }
     return slots;
+}
+
+static void
+free_slots(Entry *slots, Py_ssize_t capacity)
+{
+#ifdef HUGE_BYTES
+    if (is_mapped(capacity)) {
+        munmap(slots, (size_t)capacity * sizeof(Entry));
+        return;
+    }
+#endif
+    PyMem_Free(slots);
 }
 
 static int
@@ -166,7 +218,7 @@ grow(ChunkTable *self)
             slots[at] = *old;
         }
     }
-    PyMem_Free(self->slots);
+    free_slots(self->slots, self->mask + 1);
     self->slots = slots;
     self->mask = capacity - 1;
     return 0;
@@ -243,7 +295,7 @@ ChunkTable_dealloc(ChunkTable *self)
         for (Py_ssize_t i = 0; i <= self->mask; i++) {
             Py_XDECREF(self->slots[i].key);
         }
-        PyMem_Free(self->slots);
+        free_slots(self->slots, self->mask + 1);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }

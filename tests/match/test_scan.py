@@ -276,3 +276,18 @@ def test_a_chunk_table_that_cannot_grow_refuses_the_new_chunk_and_stays_usable()
     assert table.get("new00000") is None and table.get("absent") is None
     table.update({"after": 2})  # memory is back: growth works again
     assert len(table) == 513 and table.walk("after k00001") == ([(0, "after", 2), (6, "k00001", 1)], [], b"")
+
+
+def test_a_chunk_table_grown_to_megabytes_answers_as_a_small_one() -> None:
+    """Past 2 MB of slots the C table keeps them in a mapping of their own (huge pages where the
+    kernel offers them); growing into it, walking it and freeing it must change no answer."""
+    tables = [scan_module.new_table(python=True), scan_module.new_table()]
+    words = [f"w{n:05d}" for n in range(70_000)]  # 262,144 slots of 32 bytes in C: 8 MB
+    for table in tables:
+        for start in range(0, len(words), 7_000):
+            placed, unknown, where = table.walk(" ".join(words[start : start + 7_000]))
+            table.settle(unknown, [n % 2 for n in range(len(unknown))], placed, where)
+    assert len(tables[0]) == len(tables[1]) == len(words)
+    text = " ".join([*words[::997], "unseen"])
+    assert tables[0].walk(text) == tables[1].walk(text)
+    assert tables[1].get(words[1]) == 1 and tables[1].get(words[2]) == 0
