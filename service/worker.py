@@ -196,19 +196,14 @@ class PollScheduler:
         """Replace the feed list (start-up, reload); returns the names added and removed.
 
         A feed the store already schedules keeps its due time; a new one's first poll is spread
-        (see START_RATE)."""
+        (see START_RATE), as are those of feeds whose due times the store lost."""
         wanted = {f.name: f for f in feeds if f.enabled}
         added = [n for n in wanted if n not in self._feeds]
         removed = [n for n in self._feeds if n not in wanted]
         self._feeds = wanted
         self._hosts = {name: host for name, feed in wanted.items() if (host := _host(feed.url))}
-        now, count = self._clock(), len(added)
-        first_polls = {
-            name: now + timedelta(seconds=min(wanted[name].interval, count / START_RATE) * k / count)
-            for k, name in enumerate(added)
-        }
-        if first_polls:
-            await self._store.schedule_feeds(first_polls, if_absent=True)
+        if added:
+            await self._store.schedule_feeds(self._spread(added), if_absent=True)
         for name in removed:
             await self._store.unschedule_feed(name)
         self._wake.set()
@@ -320,10 +315,18 @@ class PollScheduler:
             return
         self._fully_seeded_at = loop_time
         scheduled = set(await self._store.due_feeds(FAR_FUTURE, scheduled_count + len(self._feeds) + 1000))
-        now = self._clock()
-        lost = {n: now for n in self._feeds if n not in scheduled and n not in self._tasks}
+        lost = [n for n in self._feeds if n not in scheduled and n not in self._tasks]
         if lost:
-            await self._store.schedule_feeds(lost, if_absent=True)
+            await self._store.schedule_feeds(self._spread(lost), if_absent=True)
+
+    def _spread(self, names: list[str]) -> dict[str, datetime]:
+        """First due times for feeds the store does not schedule: START_RATE a second from now, and
+        never later than each feed's interval."""
+        now, count = self._clock(), len(names)
+        return {
+            name: now + timedelta(seconds=min(self._feeds[name].interval, count / START_RATE) * k / count)
+            for k, name in enumerate(names)
+        }
 
     async def _run(self, feed: Feed, token: int, host: str | None, late: float) -> None:
         renewing = asyncio.create_task(self._renew(feed.name, token))

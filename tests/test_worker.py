@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 import structlog
 
@@ -239,3 +240,15 @@ async def test_a_resized_scheduler_starts_more_polls_at_its_next_look(store: Emb
     await poller.tick()
     assert poller.in_flight == 4
     await poller.drain(5)
+
+
+async def test_feeds_whose_due_times_the_store_lost_get_them_back_spread(store: EmbeddedStore) -> None:
+    now = utcnow()
+    poller = scheduler(store, FakePipeline(), clock=lambda: now)
+    await poller.set_feeds(feeds(100))
+    for i in range(100):
+        await store.unschedule_feed(f"f{i}")  # as after a Redis restart without persistence
+    await poller.tick()
+    dues = sorted(due for _, due in (await store.glance(now + timedelta(days=1), 200)).due)
+    assert len(dues) == 100
+    assert dues[0] == now and (dues[-1] - now).total_seconds() == pytest.approx(99 / START_RATE)
