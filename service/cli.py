@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from service import __version__
-from service.errors import ConfigError, StoreError, UserError
+from service.errors import CannotRun, ConfigError, StoreError, UserError
 from service.logs import Logger, configure_logging, get_logger
 from service.settings import Config, load_config, read_env_overrides
 
@@ -78,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(f"newsalert: {exc}" if not isinstance(exc, ConfigError) else str(exc), file=sys.stderr)
         return EXIT_USAGE
+    except CannotRun as exc:
+        print(f"newsalert: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
 

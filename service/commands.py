@@ -33,6 +33,7 @@ from service.worker import BEHIND_AFTER
 from service.worker import run_once as run_pass
 
 SETTLE_SECONDS = 30.0
+EXIT_OWED = 3  # `run --once` completed, but some delivery is still pending or parked
 
 
 # -- check ----------------------------------------------------------------------------------------
@@ -117,6 +118,7 @@ async def _build_sinks_once(config: Config, log: Logger) -> None:
 
 
 async def run_once(config: Config, log: Logger) -> int:
+    """One pass; exit 0 only when everything owed was delivered, else EXIT_OWED with the counts."""
     async with build_runtime(config, log) as runtime:
         await run_pass(
             runtime.pipeline,
@@ -128,6 +130,15 @@ async def run_once(config: Config, log: Logger) -> int:
             settle_seconds=SETTLE_SECONDS,
             log=log,
         )
+        pending = len(await runtime.store.deliveries(DeliveryStatus.PENDING))
+        parked = len(await runtime.store.deliveries(DeliveryStatus.PARKED))
+    if pending or parked:
+        print(
+            f"newsalert: the run completed, but {pending} deliveries are pending and {parked} parked "
+            "(newsalert outbox lists them)",
+            file=sys.stderr,
+        )
+        return EXIT_OWED
     return 0
 
 

@@ -29,6 +29,10 @@ class UserError(NewsalertError):
     """A mistake in what the user gave us: shown as one clear message, exit code 2."""
 
 
+class CannotRun(NewsalertError):
+    """The service cannot start here (its HTTP port is taken): one line, exit code 1."""
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing wrong with a config file: where it is and what is wrong."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from service.errors import CannotRun
 from service.metrics import Metrics
 
 ReadyCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason it is not
@@ -59,5 +61,12 @@ def build_app(heartbeat: Heartbeat, ready: ReadyCheck, metrics: Metrics) -> web.
 async def start_http(app: web.Application, host: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise CannotRun(
+            f"cannot listen on {host}:{port}: {reason[:1].lower()}{reason[1:]} (service.http_port)"
+        ) from exc
     return runner

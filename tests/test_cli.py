@@ -165,6 +165,29 @@ async def test_run_once_over_http_alerts_and_remembers(tmp_path: Path, feed_http
     assert code == 0 and out == ""
 
 
+async def test_run_once_exits_3_with_the_counts_when_a_delivery_is_left_parked(tmp_path: Path) -> None:
+    async def refuse(request: web.Request) -> web.Response:
+        return web.Response(status=400, text="no")
+
+    app = web.Application()
+    app.router.add_post("/hook", refuse)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    (tmp_path / "config.toml").write_text(
+        '[service]\nhttp_port = 0\n\n[[feeds]]\nname = "demo"\nurl = "file:examples/demo-feed.xml"\n'
+        'backfill = "all"\n\n[[watchlists]]\nname = "rockets"\nquery = "@std.rocket"\nsinks = ["hook"]\n\n'
+        f'[sinks.hook]\ntype = "webhook"\nurl = "{server.make_url("/hook")}"\n',
+        encoding="utf-8",
+    )
+    try:
+        code, _, err = await newsalert("run", "--once", "--config", "config.toml", cwd=tmp_path)
+    finally:
+        await server.close()
+    assert code == 3, err
+    assert re.search(r"the run completed, but 0 deliveries are pending and [1-9]\d* parked", err), err
+
+
 async def test_run_once_exits_1_when_the_store_is_unreachable(demo_dir: Path) -> None:
     code, out, err = await newsalert(
         "run", "--once", "--config", "config.toml", cwd=demo_dir, NEWSALERT_STORE="redis://127.0.0.1:1/0"
@@ -336,6 +359,22 @@ async def test_feeds_status_shows_how_late_polls_start_and_how_many_are_due(demo
     assert code == 0
     assert "started 2.5 s after due" in out and "language learned: ar" in out
     assert re.search(r"schedule: 1 of 1 feeds due now, the oldest 12\d s late; polls are behind", out), out
+
+
+async def test_a_busy_http_port_is_one_line_and_exit_1(demo_dir: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = demo_dir / "config.toml"
+        config.write_text(config.read_text().replace("http_port = 0", f"http_port = {port}"))
+        code, _, err = await newsalert("run", "--config", "config.toml", cwd=demo_dir)
+    assert code == 1
+    assert (
+        err == f"newsalert: cannot listen on 127.0.0.1:{port}: address already in use (service.http_port)\n"
+    )
 
 
 async def test_feeds_import_prints_feed_blocks(tmp_path: Path) -> None:
