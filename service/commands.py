@@ -328,6 +328,8 @@ async def show_outbox(config: Config, log: Logger, *, include_delivered: bool) -
     async with build_runtime(config, log) as runtime:
         # By status, so that thousands of delivered alerts never crowd out the ones still owed.
         rows = [d for status in wanted for d in await runtime.store.deliveries(status)]
+    if not rows:
+        print("nothing pending or parked" if not include_delivered else "no deliveries")
     for d in rows:
         note = f"  ({d.last_error})" if d.last_error else ""
         sink = f"{d.sink} (edit)" if d.edit else d.sink

@@ -331,6 +331,8 @@ async def test_send_test_delivers_through_a_webhook_and_fails_with_1_when_it_can
 
 
 async def test_feeds_status_and_outbox_read_the_store(demo_dir: Path) -> None:
+    code, out, _ = await newsalert("outbox", "--config", "config.toml", cwd=demo_dir)
+    assert (code, out) == (0, "nothing pending or parked\n")
     await newsalert("run", "--once", "--config", "config.toml", cwd=demo_dir)
     code, out, _ = await newsalert("feeds", "status", "--config", "config.toml", cwd=demo_dir)
     assert code == 0 and "demo-iraq: ok" in out
