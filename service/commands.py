@@ -16,7 +16,7 @@ from service.logs import Logger
 from service.match import Explanation, Matcher, compile_matcher, explain_item
 from service.models import Alert, Feed, Hit, Item, Match
 from service.options import format_duration
-from service.pipeline import LEARN_AFTER, alert_id
+from service.pipeline import alert_id, learned_language
 from service.registry import Shared, SinkContext, source_types
 from service.runtime import (
     build_runtime,
@@ -308,7 +308,7 @@ async def feeds_status(config: Config, log: Logger) -> int:
             f"{feed.name}: {status}; failures in a row {s.failures}; last success {_when(s.last_success)}; "
             f"next poll {_when(s.next_poll)}"
             + (f"; started {s.late:.1f} s after due" if s.late is not None else "")
-            + (f"; language learned: {s.language}" if s.language and s.language_items >= LEARN_AFTER else "")
+            + (f"; language learned: {learned}" if (learned := learned_language(s)) else "")
             + (f"; last error: {s.last_error}" if s.last_error else "")
             + (f"; moved to {s.url}" if s.url else "")
         )

@@ -234,17 +234,17 @@ class Pipeline:
             return [], state
         if reading.declared_language is not None:
             return await asyncio.to_thread(reading.build, set(ids), None), state
-        learned = state.language if state.language_items >= LEARN_AFTER else None
+        learned = learned_language(state)
         if learned is None:
             items = await asyncio.to_thread(reading.build, set(ids), None)
-        else:
-            probe = await asyncio.to_thread(reading.build, {ids[0]}, None)
-            if probe and probe[0].language != learned:
-                items = await asyncio.to_thread(reading.build, set(ids), None)
-                return items, replace(state, language=None, language_items=0)
-            items = await asyncio.to_thread(reading.build, set(ids), learned)
-            return items, replace(state, language_items=state.language_items + len(items))
-        return items, _learn(state, [i.language for i in items])
+            return items, _learn(state, [i.language for i in items])
+        # `ids` are in feed order, so the probe (the first) and the rest keep it when joined.
+        probe = await asyncio.to_thread(reading.build, {ids[0]}, None)
+        if probe and probe[0].language != learned:
+            items = await asyncio.to_thread(reading.build, set(ids), None)
+            return items, replace(state, language=None, language_items=0)
+        items = [*probe, *await asyncio.to_thread(reading.build, set(ids[1:]), learned)]
+        return items, replace(state, language_items=state.language_items + len(items))
 
     def _match(self, items: list[Item], now: datetime) -> list[Matched]:
         """Match each item; read the anchors and fingerprint of those that matched (the event index
@@ -398,7 +398,6 @@ class Pipeline:
         new_state = next_state_after_failure(
             state, now=self._clock(), interval=feed.interval, error=reason, rng=self._rng
         )
-
         await self._save_state(new_state, fence, log)
         if new_state.disabled_reason:
             # 410 Gone, or too many failures in a row: stop polling and say so loudly.
@@ -419,6 +418,11 @@ def _may_alert(reading: Reading, ids: list[str], *, first: bool, backfill: float
     since, wanted = now - timedelta(seconds=backfill), set(ids)
     dated = zip(reading.ids, reading.dates, strict=True)
     return [i for i, d in dated if i in wanted and d is not None and since <= d < now]
+
+
+def learned_language(state: FeedState) -> str | None:
+    """The language a feed learned (LEARN_AFTER items in a row detected as it), if any."""
+    return state.language if state.language_items >= LEARN_AFTER else None
 
 
 def _learn(state: FeedState, languages: list[str | None]) -> FeedState:

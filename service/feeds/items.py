@@ -52,14 +52,13 @@ class FeedEntries:
     are cheap (a guid or link and a date per entry); `build` does the costly part (HTML to text,
     language detection) for the entries asked for, typically the few the store has not seen."""
 
-    __slots__ = ("_entries", "_feed", "_language", "_now", "dates", "declared", "ids")
+    __slots__ = ("_entries", "_feed", "_now", "dates", "declared", "ids")
 
     def __init__(self, parsed: ParsedFeed, *, feed: str, language: str | None, now: datetime) -> None:
         self._entries = parsed.entries
         self._feed, self._now = feed, now
         # What the feed (or its config) says its language is; None leaves it to detection.
         self.declared = parsed.language or normalise_language(language)
-        self._language = self.declared
         self.ids = [_item_id(feed, key) for key in _entry_keys(parsed.entries)]
         self.dates = [
             _entry_date(entry, ("published_parsed", "updated_parsed"), now) for entry in parsed.entries
@@ -68,7 +67,7 @@ class FeedEntries:
     def build(self, wanted: Collection[str] | None = None, language: str | None = None) -> list[Item]:
         """The Items of the entries whose id is in `wanted` (all when None), in feed order.
         `language` stands in for detection on a feed that declares none (a language it learned)."""
-        fallback = self._language or language
+        fallback = self.declared or language
         detect = None if fallback else _language_detector()
         return [
             _build_item(entry, item_id, feed=self._feed, language=fallback, now=self._now, detect=detect)
